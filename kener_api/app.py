@@ -1,0 +1,167 @@
+"""The one way to build the application: `create_app(settings)`."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import yaml
+from connexion import AsyncApp
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
+from connexion.frameworks import starlette as starlette_utils
+from connexion.middleware import ConnexionMiddleware
+from connexion.middleware.routing import RoutingAPI, RoutingMiddleware
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator, ValidationError
+
+import storage
+from kener_api.auth import bearer_handler, resolve_token
+from kener_api.errors import PathMethods, register_error_handlers
+from kener_api.monitors import load_monitors
+from kener_api.settings import Settings
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+
+def create_app(settings: Settings | None = None) -> AsyncApp:
+    """An ASGI app serving the contract in `openapi.yaml` on the storage named by `settings`.
+
+    Storage is opened here rather than in a lifespan hook: hooks do not run when the app is
+    served by waitress through a2wsgi.
+    """
+    settings = settings or Settings.load()
+    monitors = load_monitors(settings.monitors_file)
+    token = resolve_token(settings)
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    storage.open_database(settings.database)
+    storage.catalog.configure(monitors, settings.clock)
+
+    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    app = AsyncApp(__name__, middlewares=_middlewares())
+    app.add_api(
+        spec,
+        resolver=TagModuleResolver("handlers"),
+        pythonic_params=True,
+        strict_validation=True,
+        validate_responses=settings.validate_responses,
+        security_map={"bearer": bearer_handler(token)},
+        validator_map=_validator_map(),
+        swagger_ui_options=SwaggerUIOptions(swagger_ui=False),
+    )
+    register_error_handlers(app, PathMethods(spec))
+    return app
+
+
+class TagModuleResolver(Resolver):
+    """Route an operation to `handlers/<first tag>.py:<operationId in snake_case>`, so that
+    the contract keeps its original operationIds (`Monitors` + `updateMonitorStatus` ->
+    `handlers.monitors.update_monitor_status`)."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__()
+        self.package = package
+
+    def resolve_operation_id(self, operation) -> str:
+        module = operation._operation["tags"][0].lower()
+        function = re.sub(r"(?<!^)(?=[A-Z])", "_", operation.operation_id).lower()
+        return f"{self.package}.{module}.{function}"
+
+
+class _UntypedPathRoutingAPI(RoutingAPI):
+    """Connexion turns typed path parameters into route converters, so that
+    `/api/incident/abc` matched no route and was answered 404. Routing on plain path segments
+    lets the parameter validator answer 400, naming the parameter, as the contract says."""
+
+    @staticmethod
+    def _framework_path_and_name(operation, path):
+        starlette_path = starlette_utils.starlettify_path(path)
+        return starlette_path, starlette_path
+
+
+class _UntypedPathRoutingMiddleware(RoutingMiddleware):
+    def add_api(self, specification, base_path=None, arguments=None, **kwargs) -> None:
+        # As RoutingMiddleware.add_api, for the single API this app serves.
+        api = _UntypedPathRoutingAPI(
+            specification, base_path=base_path, arguments=arguments, next_app=self.app, **kwargs
+        )
+        self.router.mount(api.base_path, app=api.router)
+
+
+def _middlewares() -> list:
+    return [
+        _UntypedPathRoutingMiddleware if middleware is RoutingMiddleware else middleware
+        for middleware in ConnexionMiddleware.default_middlewares
+    ]
+
+
+class StrictJSONBodyValidator(JSONRequestBodyValidator):
+    """Parses request bodies as strict JSON: invalid UTF-8, NaN, Infinity, numbers too large
+    for a float (1e309) and duplicate keys are the client's error (400), never a 500 or a
+    silently chosen value."""
+
+    async def _parse(self, stream, scope):
+        raw = b"".join([chunk async for chunk in stream])
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(
+                detail=f"request body is not valid UTF-8: byte {raw[exc.start]:#04x} at {exc.start}"
+            ) from None
+        if not text.strip():
+            return None
+        try:
+            return json.loads(
+                text,
+                parse_constant=_reject_constant,
+                parse_float=_finite_float,
+                object_pairs_hook=_unique_keys,
+            )
+        except ValueError as exc:  # JSONDecodeError, and ours below
+            raise BadRequestProblem(detail=f"request body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _unique_keys(pairs: list) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+class NamedParameterValidator(ParameterValidator):
+    """Errors name the parameter and say what is wrong in one line (connexion's own carry
+    the whole failing schema)."""
+
+    @staticmethod
+    def validate_parameter(parameter_type, value, param, param_name=None):
+        if value is None:
+            if param.get("required"):
+                return f"missing {parameter_type} parameter {param['name']}"
+            return None
+        try:
+            Draft4Validator(param["schema"]).validate(value)
+        except ValidationError as exc:
+            return f"{parameter_type} parameter {param['name']}: {exc.message}"
+        return None
+
+
+def _validator_map() -> dict:
+    body = MediaTypeDict(dict(VALIDATOR_MAP["body"]))
+    body["*/*json"] = StrictJSONBodyValidator
+    return {**VALIDATOR_MAP, "parameter": NamedParameterValidator, "body": body}

@@ -1,0 +1,70 @@
+"""Command line: `kener-api serve`."""
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from a2wsgi import ASGIMiddleware
+from waitress.server import create_server
+
+import storage
+from kener_api.app import create_app
+from kener_api.monitors import MonitorsFileError
+from kener_api.settings import Settings, SettingsError
+
+log = logging.getLogger("kener_api")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kener-api", description="Kener status-page API server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API with waitress")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0: any free port)")
+    serve.add_argument("--data-dir", type=Path, help="directory for the database and the generated token (default ./data)")
+    serve.add_argument("--monitors", type=Path, dest="monitors_file", help="Kener monitors.yaml (default: earth and google)")
+    serve.add_argument("--threads", type=int, help="waitress worker threads (default 4)")
+    serve.add_argument("--token", dest="api_token", help="API token (default: API_TOKEN, else generated)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # waitress warns "Task queue depth is N" on nearly every request under load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    options = {name: value for name, value in vars(args).items() if name != "command"}
+    try:
+        settings = Settings.load(**options)
+        app = create_app(settings)
+    except (SettingsError, MonitorsFileError, ValueError) as exc:
+        print(f"kener-api: error: {exc}", file=sys.stderr)
+        return 2
+    return serve_forever(app, settings)
+
+
+def serve_forever(app, settings: Settings) -> int:
+    server = create_server(
+        ASGIMiddleware(app),
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        ident="kener-api",
+    )
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("serving on http://%s:%s", settings.host, server.effective_port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("shutting down")
+    finally:
+        server.close()
+        storage.close_database()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

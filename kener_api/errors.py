@@ -1,0 +1,91 @@
+"""Every error the server sends is made here: `application/json` `{"error": "..."}` with a
+status code the contract declares (400 and 401 for the operations; 404 and 405 outside them;
+500 for a fault of the server, whose details go to the log only)."""
+
+import json
+import logging
+import re
+
+from connexion import AsyncApp
+from connexion.exceptions import ProblemException, Unauthorized
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from storage import Rejected
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "internal server error"
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        body=json.dumps({"error": message}),
+        headers=headers or {},
+    )
+
+
+class PathMethods:
+    """The methods the contract declares for each path, to answer requests outside the
+    operations with 404, or 405 and a complete `Allow` header."""
+
+    def __init__(self, spec: dict) -> None:
+        self._paths = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"),
+                sorted(method.upper() for method in item if method != "parameters"),
+            )
+            for path, item in spec["paths"].items()
+        ]
+
+    def allowed(self, path: str) -> list[str] | None:
+        for pattern, methods in self._paths:
+            if pattern.match(path):
+                return methods
+        return None
+
+
+def register_error_handlers(app: AsyncApp, path_methods: PathMethods) -> None:
+    async def rejected(_request: ConnexionRequest, exc: Rejected) -> ConnexionResponse:
+        return error_response(400, str(exc))
+
+    async def problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
+        if isinstance(exc, Unauthorized):
+            return error_response(401, exc.detail or "invalid token")
+        if exc.status >= 500:
+            # A response that broke the contract, or a resolver fault: the server's bug.
+            log.error("%s: %s", exc.title, exc.detail, exc_info=exc)
+            return error_response(500, INTERNAL_ERROR)
+        # Every other problem is the request's (415 wrong content type included): the
+        # operations declare 400 for all of them.
+        return error_response(400, _problem_message(exc))
+
+    async def no_route(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+        if exc.status_code not in (404, 405):
+            return error_response(400, str(exc.detail))
+        allowed = path_methods.allowed(request.url.path)
+        if allowed is None:
+            return error_response(404, f"no such path: {request.url.path}")
+        return error_response(
+            405,
+            f"method {request.method} not allowed on {request.url.path}; allowed: "
+            + ", ".join(allowed),
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+    async def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        log.error("unexpected error", exc_info=exc)
+        return error_response(500, INTERNAL_ERROR)
+
+    app.add_error_handler(Rejected, rejected)
+    app.add_error_handler(ProblemException, problem)
+    app.add_error_handler(HTTPException, no_route)
+    app.add_error_handler(Exception, unexpected)
+
+
+def _problem_message(exc: ProblemException) -> str:
+    if exc.status == 415:
+        return f"Content-Type must be application/json: {exc.detail}"
+    return str(exc.detail or exc.title)

@@ -1,0 +1,77 @@
+"""Settings: defaults first, then the environment, then explicit overrides."""
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+DEFAULT_MONITORS_FILE = Path(__file__).with_name("monitors.yaml")
+
+# Environment variable -> setting. API_TOKEN and DATABASE_URL are the names Kener used.
+ENVIRONMENT = {
+    "API_TOKEN": "api_token",
+    "DATABASE_URL": "database_url",
+    "KENER_DATA_DIR": "data_dir",
+    "KENER_MONITORS": "monitors_file",
+    "KENER_HOST": "host",
+    "KENER_PORT": "port",
+    "KENER_THREADS": "threads",
+    "KENER_VALIDATE_RESPONSES": "validate_responses",
+}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    # Default: a SQLite file in the data directory.
+    database_url: Optional[str] = None
+    monitors_file: Path = DEFAULT_MONITORS_FILE
+    # None: use the token stored in the data directory, generating it on the first start.
+    api_token: Optional[str] = None
+    validate_responses: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 4
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] = os.environ, **overrides) -> "Settings":
+        """Defaults, then the environment variables in ENVIRONMENT, then `overrides` (None
+        values in `overrides` are ignored, so a CLI can pass its options straight through)."""
+        values = {}
+        for variable, name in ENVIRONMENT.items():
+            raw = environ.get(variable)
+            if raw:
+                values[name] = _convert(name, raw, source=variable)
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return replace(cls(), **values)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'kener.db'}"
+
+
+
+
+def _convert(name: str, raw: str, source: str):
+    if name in ("data_dir", "monitors_file"):
+        return Path(raw)
+    if name in ("port", "threads"):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{source} must be an integer, got {raw!r}") from None
+        if value < (0 if name == "port" else 1):
+            raise SettingsError(f"{source} is out of range: {raw!r}")
+        return value
+    if name == "validate_responses":
+        lowered = raw.strip().lower()
+        if lowered not in ("1", "true", "yes", "0", "false", "no"):
+            raise SettingsError(f"{source} must be true or false, got {raw!r}")
+        return lowered in ("1", "true", "yes")
+    return raw

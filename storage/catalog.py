@@ -1,0 +1,43 @@
+"""What storage knows besides the database: the configured monitors and the clock."""
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from storage.errors import UnknownTags
+
+
+@dataclass(frozen=True)
+class Monitor:
+    tag: str
+    name: str
+    description: str = ""
+    include_degraded_in_downtime: bool = False
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self._monitors: dict[str, Monitor] = {}
+        self._clock: Callable[[], float] = time.time
+
+    def configure(self, monitors: Iterable[Monitor], clock: Callable[[], float]) -> None:
+        self._monitors = {monitor.tag: monitor for monitor in monitors}
+        self._clock = clock
+
+    def monitor(self, tag: str) -> Monitor:
+        try:
+            return self._monitors[tag]
+        except KeyError:
+            raise UnknownTags([tag]) from None
+
+    def require_known(self, tags: Iterable[str]) -> None:
+        unknown = [tag for tag in tags if tag not in self._monitors]
+        if unknown:
+            raise UnknownTags(unknown)
+
+    def now(self) -> int:
+        """The current time in whole UTC seconds."""
+        return int(self._clock())
+
+
+catalog = Catalog()

@@ -1,0 +1,125 @@
+"""Choosing the database from a URL, creating and migrating the schema, transactions."""
+
+import functools
+from typing import Callable
+
+from peewee import PostgresqlDatabase, SqliteDatabase
+from playhouse import db_url
+from playhouse.migrate import SchemaMigrator
+
+from storage.models import TABLES, SchemaVersion, database
+
+SQLITE_PRAGMAS = {
+    # WAL lets readers run beside the one writer; FULL makes a commit durable once
+    # acknowledged, even if the machine loses power.
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "foreign_keys": 1,
+}
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+
+# Each migration upgrades the schema by one version: MIGRATIONS[i] takes version i + 1 to
+# i + 2. Append only; never edit one that has shipped. A new database is created straight
+# from the models at the newest version.
+MIGRATIONS: list[Callable[[SchemaMigrator], None]] = []
+
+
+def open_database(url: str) -> None:
+    """Point the models at the database named by `url` and bring its schema up to date."""
+    if url.startswith("sqlite"):
+        db = db_url.connect(
+            url.replace("sqlite://", "sqlite+pool://", 1),
+            pragmas=SQLITE_PRAGMAS,
+            timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+            # Pooled connections are handed from thread to thread, one at a time.
+            check_same_thread=False,
+            max_connections=64,
+            stale_timeout=300,
+        )
+    elif url.startswith(("postgres://", "postgresql://")):
+        scheme, rest = url.split("://", 1)
+        db = db_url.connect(f"{scheme}+pool://{rest}", max_connections=64, stale_timeout=300)
+    else:
+        raise ValueError(f"unsupported DATABASE_URL {url!r}: use sqlite:///PATH or postgresql://...")
+    database.initialize(db)
+    migrate_schema()
+
+
+def close_database() -> None:
+    if database.obj is not None:
+        database.obj.close_all()
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def migrate_schema(migrations: list[Callable[[SchemaMigrator], None]] = MIGRATIONS) -> int:
+    """Create the tables, or apply the migrations not yet applied; answer the schema version.
+
+    Safe to run any number of times, also by several processes starting at once.
+    """
+    newest = 1 + len(migrations)
+    with database.connection_context(), _schema_lock():
+        if not SchemaVersion.table_exists():
+            database.create_tables(TABLES)
+            SchemaVersion.create(version=newest)
+            return newest
+        row = SchemaVersion.get()
+        migrator = SchemaMigrator.from_database(database.obj)
+        for version in range(row.version, newest):
+            migrations[version - 1](migrator)
+            row.version = version + 1
+            row.save()
+        return row.version
+
+
+def _schema_lock():
+    if isinstance(database.obj, PostgresqlDatabase):
+        transaction = database.atomic()
+
+        class _Locked:
+            def __enter__(self):
+                transaction.__enter__()
+                # Held until the transaction ends: one process migrates at a time.
+                database.execute_sql("SELECT pg_advisory_xact_lock(4242)")
+
+            def __exit__(self, *exc):
+                return transaction.__exit__(*exc)
+
+        return _Locked()
+    return database.atomic("IMMEDIATE")
+
+
+def write_transaction():
+    """A transaction for a write.
+
+    On SQLite it takes the write lock at BEGIN (IMMEDIATE): a transaction that reads before it
+    writes then waits for other writers (busy timeout) instead of failing with "database is
+    locked" when it tries to write.
+    """
+    if is_sqlite():
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+def reads(fn):
+    """Run a storage function on a pooled connection."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with database.connection_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def writes(fn):
+    """Run a storage function on a pooled connection, in one write transaction."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with database.connection_context(), write_transaction():
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,195 @@
+"""Incidents and their comments."""
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from storage.catalog import catalog
+from storage.database import is_sqlite, reads, writes
+from storage.errors import IncidentNotFound, InvalidValue
+from storage.models import Comment, Incident, IncidentTag
+
+
+@dataclass
+class IncidentContent:
+    """Everything a client sets on an incident; what is left out takes its default."""
+
+    title: str
+    tags: list[str]
+    body: str = ""
+    impact: Optional[str] = None
+    start_datetime: Optional[int] = None
+    end_datetime: Optional[int] = None
+    is_maintenance: bool = False
+    is_identified: bool = False
+    is_resolved: bool = False
+
+
+@dataclass
+class IncidentFilters:
+    state: str = "open"  # "open": not resolved; "closed": resolved
+    tags: list[str] = field(default_factory=list)  # any of them; empty: no filter
+    created_after: Optional[int] = None  # inclusive
+    created_before: Optional[int] = None  # inclusive
+    title_like: Optional[str] = None  # case-insensitive substring
+    page: int = 1
+    per_page: int = 10
+
+
+@writes
+def create_incident(content: IncidentContent) -> Incident:
+    tags = _checked(content)
+    now = catalog.now()
+    incident = Incident.create(
+        **_columns(content),
+        created_at=now,
+        closed_at=now if content.is_resolved else None,
+    )
+    _store_tags(incident, tags)
+    return incident
+
+
+@reads
+def get_incident(number: int) -> Incident:
+    incident = Incident.get_or_none(Incident.number == number)
+    if incident is None:
+        raise IncidentNotFound(number)
+    return _with_tags([incident])[0]
+
+
+@writes
+def replace_incident(number: int, content: IncidentContent) -> Incident:
+    """Full replacement: every field a client sets takes the new content or its default;
+    the number, creation time and comments stay."""
+    tags = _checked(content)
+    incident = _locked(number)
+    closed_at = _closed_at(incident, content.is_resolved)
+    for name, value in _columns(content).items():
+        setattr(incident, name, value)
+    incident.closed_at = closed_at
+    incident.save()
+    IncidentTag.delete().where(IncidentTag.incident == incident).execute()
+    _store_tags(incident, tags)
+    return incident
+
+
+@writes
+def update_incident_status(
+    number: int,
+    is_identified: Optional[bool] = None,
+    is_resolved: Optional[bool] = None,
+    end_datetime: Optional[int] = None,
+) -> Incident:
+    """Change only the fields given."""
+    incident = _locked(number)
+    if end_datetime is not None:
+        _check_times(incident.start_datetime, end_datetime)
+        incident.end_datetime = end_datetime
+    if is_identified is not None:
+        incident.is_identified = is_identified
+    if is_resolved is not None:
+        incident.closed_at = _closed_at(incident, is_resolved)
+        incident.is_resolved = is_resolved
+    incident.save()
+    return _with_tags([incident])[0]
+
+
+@reads
+def search_incidents(filters: IncidentFilters) -> list[Incident]:
+    """Incidents matching every filter given, newest first, one page."""
+    catalog.require_known(filters.tags)
+    query = Incident.select().where(Incident.is_resolved == (filters.state == "closed"))
+    if filters.tags:
+        tagged = IncidentTag.select(IncidentTag.incident).where(IncidentTag.tag.in_(filters.tags))
+        query = query.where(Incident.number.in_(tagged))
+    if filters.created_after is not None:
+        query = query.where(Incident.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(Incident.created_at <= filters.created_before)
+    if filters.title_like:
+        query = query.where(Incident.title_folded.contains(filters.title_like.casefold()))
+    query = query.order_by(Incident.created_at.desc(), Incident.number.desc())
+    return _with_tags(list(query.paginate(filters.page, filters.per_page)))
+
+
+@writes
+def add_comment(number: int, body: str) -> Comment:
+    _locked(number)
+    return Comment.create(incident=number, body=body, created_at=catalog.now())
+
+
+@reads
+def list_comments(number: int) -> list[Comment]:
+    """The incident's comments, oldest first."""
+    if not Incident.select().where(Incident.number == number).exists():
+        raise IncidentNotFound(number)
+    return list(Comment.select().where(Comment.incident == number).order_by(Comment.id))
+
+
+def _checked(content: IncidentContent) -> list[str]:
+    """The content's tags, known and without duplicates, in the order given."""
+    tags = list(dict.fromkeys(content.tags))
+    catalog.require_known(tags)
+    _check_times(content.start_datetime, content.end_datetime)
+    return tags
+
+
+def _check_times(start: Optional[int], end: Optional[int]) -> None:
+    if start is not None and end is not None and end <= start:
+        raise InvalidValue(f"Invalid endDatetime {end}: it must be after startDatetime {start}")
+
+
+def _columns(content: IncidentContent) -> dict:
+    return {
+        "title": content.title,
+        "title_folded": content.title.casefold(),
+        "body": content.body,
+        "impact": content.impact,
+        "start_datetime": content.start_datetime,
+        "end_datetime": content.end_datetime,
+        "is_maintenance": content.is_maintenance,
+        "is_identified": content.is_identified,
+        "is_resolved": content.is_resolved,
+    }
+
+
+def _closed_at(incident: Incident, is_resolved: bool) -> Optional[int]:
+    """`closedAt` is the time the incident last became resolved, None while open."""
+    if not is_resolved:
+        return None
+    return incident.closed_at if incident.is_resolved else catalog.now()
+
+
+def _locked(number: int) -> Incident:
+    """The incident, locked against concurrent writers until the transaction ends (SQLite's
+    write transactions hold the whole database already)."""
+    query = Incident.select().where(Incident.number == number)
+    if not is_sqlite():
+        query = query.for_update()
+    incident = query.first()
+    if incident is None:
+        raise IncidentNotFound(number)
+    return incident
+
+
+def _store_tags(incident: Incident, tags: list[str]) -> None:
+    IncidentTag.insert_many(
+        [{"incident": incident.number, "tag": tag, "position": i} for i, tag in enumerate(tags)]
+    ).execute()
+    incident.tags = tags
+
+
+def _with_tags(incidents: list[Incident]) -> list[Incident]:
+    """Attach each incident's tags (as `.tags`, in the order given) with one query."""
+    by_number = {incident.number: incident for incident in incidents}
+    for incident in incidents:
+        incident.tags = []
+    if by_number:
+        rows = (
+            IncidentTag.select(IncidentTag.incident, IncidentTag.tag)
+            .where(IncidentTag.incident.in_(list(by_number)))
+            .order_by(IncidentTag.position)
+            .tuples()
+        )
+        for number, tag in rows:
+            by_number[number].tags.append(tag)
+    return incidents

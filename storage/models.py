@@ -1,0 +1,109 @@
+"""Tables. Every model is bound to one `DatabaseProxy`, pointed at SQLite or PostgreSQL at start-up."""
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DatabaseProxy,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    NodeList,
+    SQL,
+    SqliteDatabase,
+    TextField,
+)
+
+database = DatabaseProxy()
+
+
+class NeverReusedAutoField(AutoField):
+    """An auto-incrementing key whose values are never handed out twice.
+
+    PostgreSQL sequences already behave so. SQLite reuses the highest rowid after that row is
+    deleted unless the key is declared AUTOINCREMENT.
+    """
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(database.obj, SqliteDatabase):
+            return NodeList((node, SQL("AUTOINCREMENT")))
+        return node
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+
+class SchemaVersion(BaseModel):
+    """One row: the number of the last migration applied."""
+
+    version = IntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+class DataPoint(BaseModel):
+    """A monitor's status for one UTC minute; at most one per (tag, minute)."""
+
+    tag = CharField()
+    minute = BigIntegerField()  # UTC seconds, a multiple of 60
+    status = CharField()
+    latency = DoubleField()
+
+    class Meta:
+        table_name = "data_point"
+        # The key's index serves both the newest-point and the today-range queries.
+        primary_key = CompositeKey("tag", "minute")
+
+
+class Incident(BaseModel):
+    number = NeverReusedAutoField()
+    title = TextField()
+    # casefold()ed copy of the title: case-insensitive search behaves the same on SQLite,
+    # whose LIKE folds ASCII only, and on PostgreSQL.
+    title_folded = TextField()
+    body = TextField(default="")
+    impact = CharField(null=True)
+    start_datetime = BigIntegerField(null=True)
+    end_datetime = BigIntegerField(null=True)
+    is_maintenance = BooleanField(default=False)
+    is_identified = BooleanField(default=False)
+    is_resolved = BooleanField(default=False)
+    created_at = BigIntegerField()
+    closed_at = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "incident"
+        # Search filters on the state and sorts by creation time, newest first.
+        indexes = ((("is_resolved", "created_at", "number"), False),)
+
+
+class IncidentTag(BaseModel):
+    incident = ForeignKeyField(Incident, backref="tag_rows", on_delete="CASCADE")
+    tag = CharField()
+    position = IntegerField()  # order in which the tags were given
+
+    class Meta:
+        table_name = "incident_tag"
+        primary_key = CompositeKey("incident", "tag")
+        # Search by tag looks incidents up from the tag.
+        indexes = ((("tag", "incident"), False),)
+
+
+class Comment(BaseModel):
+    id = NeverReusedAutoField()
+    incident = ForeignKeyField(Incident, backref="comments", on_delete="CASCADE", index=True)
+    body = TextField()
+    created_at = BigIntegerField()
+
+    class Meta:
+        table_name = "comment"
+
+
+TABLES = [SchemaVersion, DataPoint, Incident, IncidentTag, Comment]
