@@ -14,6 +14,7 @@ import httpx
 import peewee
 import pytest
 from a2wsgi import ASGIMiddleware
+from waitress import wasyncore
 from waitress.server import create_server
 
 import storage
@@ -56,6 +57,11 @@ def _postgres_problem() -> str | None:
 _POSTGRES_PROBLEM = _postgres_problem()
 
 
+# Each test run works in a schema of its own, so that runs at the same time (two developers'
+# pytest runs, CI and a benchmark) do not drop each other's tables.
+POSTGRES_SCHEMA = f"kener_test_{os.getpid()}"
+
+
 def _fresh_postgres() -> str:
     if _POSTGRES_PROBLEM:
         message = (
@@ -70,11 +76,22 @@ def _fresh_postgres() -> str:
 
     db = connect(POSTGRES_URL)
     with db:
-        db.execute_sql(
-            "DROP TABLE IF EXISTS comment, incident_tag, incident, data_point, schema_version "
-            "CASCADE"
-        )
-    return POSTGRES_URL
+        db.execute_sql(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE")
+        db.execute_sql(f"CREATE SCHEMA {POSTGRES_SCHEMA}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{POSTGRES_SCHEMA}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_schema():
+    yield
+    if _POSTGRES_PROBLEM is None:
+        from playhouse.db_url import connect
+
+        storage.close_database()
+        db = connect(POSTGRES_URL)
+        with db:
+            db.execute_sql(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -116,10 +133,20 @@ class LiveServer:
 def live_server(app, settings):
     """The app served by waitress through a2wsgi, as `kener-api serve` does, on a free port."""
     server = create_server(ASGIMiddleware(app), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+
+    def run():
+        # waitress's own loop, polled so that it can stop; every socket is closed by this
+        # thread, never from outside it.
+        while not stopping.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}", settings)
-    server.close()
+    stopping.set()
     thread.join(timeout=5)
 
 
