@@ -100,8 +100,8 @@ def _middlewares() -> list:
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     """Parses request bodies as strict JSON: invalid UTF-8, NaN, Infinity, numbers too large
-    for a float (1e309) and duplicate keys are the client's error (400), never a 500 or a
-    silently chosen value."""
+    for a float (1e309), duplicate keys and nesting deeper than Python's recursion limit are
+    the client's error (400), never a 500 or a silently chosen value."""
 
     async def _parse(self, stream, scope):
         raw = b"".join([chunk async for chunk in stream])
@@ -122,6 +122,8 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             )
         except ValueError as exc:  # JSONDecodeError, and ours below
             raise BadRequestProblem(detail=f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequestProblem(detail="request body is not valid JSON: nested too deeply") from None
 
 
 def _reject_constant(name: str):
