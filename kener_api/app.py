@@ -123,7 +123,9 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         except ValueError as exc:  # JSONDecodeError, and ours below
             raise BadRequestProblem(detail=f"request body is not valid JSON: {exc}") from None
         except RecursionError:
-            raise BadRequestProblem(detail="request body is not valid JSON: nested too deeply") from None
+            raise BadRequestProblem(
+                detail="request body is not valid JSON: nested too deeply"
+            ) from None
 
 
 def _reject_constant(name: str):

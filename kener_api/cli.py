@@ -22,14 +22,29 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API with waitress")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0: any free port)")
-    serve.add_argument("--data-dir", type=Path, help="directory for the database and the generated token (default ./data)")
-    serve.add_argument("--monitors", type=Path, dest="monitors_file", help="Kener monitors.yaml (default: earth and google)")
+    serve.add_argument(
+        "--port", type=int, help="port to listen on (default 8080; 0: any free port)"
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        help="directory for the database and the generated token (default ./data)",
+    )
+    serve.add_argument(
+        "--monitors",
+        type=Path,
+        dest="monitors_file",
+        help="Kener monitors.yaml (default: earth and google)",
+    )
     serve.add_argument("--threads", type=int, help="waitress worker threads (default 4)")
-    serve.add_argument("--token", dest="api_token", help="API token (default: API_TOKEN, else generated)")
+    serve.add_argument(
+        "--token", dest="api_token", help="API token (default: API_TOKEN, else generated)"
+    )
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # waitress warns "Task queue depth is N" on nearly every request under load.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     options = {name: value for name, value in vars(args).items() if name != "command"}

@@ -45,7 +45,9 @@ def load_monitors(path: Path) -> list[Monitor]:
         if not isinstance(description, str):
             fail(f"{where} ({tag}): description must be a string, got {description!r}")
         if not isinstance(degraded_is_down, bool):
-            fail(f"{where} ({tag}): includeDegradedInDowntime must be true or false, "
-                 f"got {degraded_is_down!r}")
+            fail(
+                f"{where} ({tag}): includeDegradedInDowntime must be true or false, "
+                f"got {degraded_is_down!r}"
+            )
         monitors[tag] = Monitor(tag, name, description, degraded_is_down)
     return list(monitors.values())

@@ -2,9 +2,9 @@
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping, Optional
 
 DEFAULT_MONITORS_FILE = Path(__file__).with_name("monitors.yaml")
 
@@ -29,10 +29,10 @@ class SettingsError(ValueError):
 class Settings:
     data_dir: Path = Path("data")
     # Default: a SQLite file in the data directory.
-    database_url: Optional[str] = None
+    database_url: str | None = None
     monitors_file: Path = DEFAULT_MONITORS_FILE
     # None: use the token stored in the data directory, generating it on the first start.
-    api_token: Optional[str] = None
+    api_token: str | None = None
     validate_responses: bool = True
     host: str = "127.0.0.1"
     port: int = 8080
@@ -54,8 +54,6 @@ class Settings:
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'kener.db'}"
-
-
 
 
 def _convert(name: str, raw: str, source: str):

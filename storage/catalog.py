@@ -1,8 +1,8 @@
 """What storage knows besides the database: the configured monitors and the clock."""
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from storage.errors import UnknownTags
 

@@ -1,7 +1,7 @@
 """Choosing the database from a URL, creating and migrating the schema, transactions."""
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from peewee import PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
@@ -40,7 +40,9 @@ def open_database(url: str) -> None:
         scheme, rest = url.split("://", 1)
         db = db_url.connect(f"{scheme}+pool://{rest}", max_connections=64, stale_timeout=300)
     else:
-        raise ValueError(f"unsupported DATABASE_URL {url!r}: use sqlite:///PATH or postgresql://...")
+        raise ValueError(
+            f"unsupported DATABASE_URL {url!r}: use sqlite:///PATH or postgresql://..."
+        )
     database.initialize(db)
     migrate_schema()
 

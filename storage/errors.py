@@ -8,7 +8,9 @@ class Rejected(Exception):
 class UnknownTags(Rejected):
     def __init__(self, tags):
         self.tags = list(tags)
-        super().__init__("unknown tags: " + ", ".join(repr(t) if not t else t for t in self.tags))
+        # An empty tag is shown quoted, so that the message still names it.
+        names = (tag if tag else repr(tag) for tag in self.tags)
+        super().__init__("unknown tags: " + ", ".join(names))
 
 
 class IncidentNotFound(Rejected):

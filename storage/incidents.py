@@ -1,7 +1,6 @@
 """Incidents and their comments."""
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from storage.catalog import catalog
 from storage.database import is_sqlite, reads, writes
@@ -16,9 +15,9 @@ class IncidentContent:
     title: str
     tags: list[str]
     body: str = ""
-    impact: Optional[str] = None
-    start_datetime: Optional[int] = None
-    end_datetime: Optional[int] = None
+    impact: str | None = None
+    start_datetime: int | None = None
+    end_datetime: int | None = None
     is_maintenance: bool = False
     is_identified: bool = False
     is_resolved: bool = False
@@ -28,9 +27,9 @@ class IncidentContent:
 class IncidentFilters:
     state: str = "open"  # "open": not resolved; "closed": resolved
     tags: list[str] = field(default_factory=list)  # any of them; empty: no filter
-    created_after: Optional[int] = None  # inclusive
-    created_before: Optional[int] = None  # inclusive
-    title_like: Optional[str] = None  # case-insensitive substring
+    created_after: int | None = None  # inclusive
+    created_before: int | None = None  # inclusive
+    title_like: str | None = None  # case-insensitive substring
     page: int = 1
     per_page: int = 10
 
@@ -75,9 +74,9 @@ def replace_incident(number: int, content: IncidentContent) -> Incident:
 @writes
 def update_incident_status(
     number: int,
-    is_identified: Optional[bool] = None,
-    is_resolved: Optional[bool] = None,
-    end_datetime: Optional[int] = None,
+    is_identified: bool | None = None,
+    is_resolved: bool | None = None,
+    end_datetime: int | None = None,
 ) -> Incident:
     """Change only the fields given."""
     incident = _locked(number)
@@ -133,7 +132,7 @@ def _checked(content: IncidentContent) -> list[str]:
     return tags
 
 
-def _check_times(start: Optional[int], end: Optional[int]) -> None:
+def _check_times(start: int | None, end: int | None) -> None:
     if start is not None and end is not None and end <= start:
         raise InvalidValue(f"Invalid endDatetime {end}: it must be after startDatetime {start}")
 
@@ -152,7 +151,7 @@ def _columns(content: IncidentContent) -> dict:
     }
 
 
-def _closed_at(incident: Incident, is_resolved: bool) -> Optional[int]:
+def _closed_at(incident: Incident, is_resolved: bool) -> int | None:
     """`closedAt` is the time the incident last became resolved, None while open."""
     if not is_resolved:
         return None

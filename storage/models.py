@@ -1,6 +1,8 @@
-"""Tables. Every model is bound to one `DatabaseProxy`, pointed at SQLite or PostgreSQL at start-up."""
+"""Tables. Every model is bound to one `DatabaseProxy`, pointed at SQLite or PostgreSQL at
+start-up."""
 
 from peewee import (
+    SQL,
     AutoField,
     BigIntegerField,
     BooleanField,
@@ -12,7 +14,6 @@ from peewee import (
     IntegerField,
     Model,
     NodeList,
-    SQL,
     SqliteDatabase,
     TextField,
 )

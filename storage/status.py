@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Optional
 
 from peewee import fn
 
@@ -19,8 +18,8 @@ STATUSES = ("UP", "DOWN", "DEGRADED")
 
 @dataclass(frozen=True)
 class MonitorState:
-    status: Optional[str]  # None: the monitor has no data point yet
-    last_updated_at: Optional[int]
+    status: str | None  # None: the monitor has no data point yet
+    last_updated_at: int | None
     uptime: str
 
 
@@ -29,7 +28,7 @@ def floor_to_minute(seconds: int) -> int:
 
 
 @writes
-def record_status(tag: str, status: str, latency: float, timestamp: Optional[int]) -> int:
+def record_status(tag: str, status: str, latency: float, timestamp: int | None) -> int:
     """Store the monitor's status for the minute of `timestamp` (default now), replacing any
     earlier write for that minute. Answers the minute stored."""
     catalog.monitor(tag)

@@ -165,8 +165,9 @@ def test_serve_generates_a_token_prints_it_and_stops_on_sigterm(tmp_path):
 
 def test_serve_takes_the_token_from_the_environment(tmp_path):
     port = free_port()
-    process = start_cli("serve", "--port", str(port), "--data-dir", str(tmp_path),
-                        env={"API_TOKEN": "env-token"})
+    process = start_cli(
+        "serve", "--port", str(port), "--data-dir", str(tmp_path), env={"API_TOKEN": "env-token"}
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(url, process)

@@ -42,8 +42,15 @@ def assert_nothing_stored(api):
 
 
 BAD_CREDENTIALS = [
-    None, "", TOKEN, f"Basic {TOKEN}", "Bearer", "Bearer wrong", f"Bearer {TOKEN}x",
-    f"Bearer  {TOKEN[:-1]}", f"Token {TOKEN}",
+    None,
+    "",
+    TOKEN,
+    f"Basic {TOKEN}",
+    "Bearer",
+    "Bearer wrong",
+    f"Bearer {TOKEN}x",
+    f"Bearer  {TOKEN[:-1]}",
+    f"Token {TOKEN}",
 ]
 
 
@@ -80,20 +87,20 @@ def test_auth_is_checked_before_the_body(anonymous, method, path, body):
 
 
 UNUSABLE_BODIES = [  # (body, content type, what the error names)
-        (b"", "application/json", "body"),
-        (b"   ", "application/json", "body"),
-        (b"{\"status\": ", "application/json", "not valid JSON"),
-        (b"\xff\xfe{}", "application/json", "UTF-8"),
-        (b'{"tag": "\xc3\x28"}', "application/json", "UTF-8"),
-        (b"NaN", "application/json", "NaN"),
-        (b'{"latency": Infinity}', "application/json", "Infinity"),
-        (b'{"latency": 1e309}', "application/json", "1e309"),
-        (b'{"a": 1, "a": 2}', "application/json", "duplicate key 'a'"),
-        (b"1" * 5000, "application/json", "not valid JSON"),
-        (b"[" * 100_000, "application/json", "not valid JSON"),
-        (b"null", "application/json", "body"),
-        (b"{}", "text/plain", "Content-Type"),
-        (b"status=UP", "application/x-www-form-urlencoded", "Content-Type"),
+    (b"", "application/json", "body"),
+    (b"   ", "application/json", "body"),
+    (b'{"status": ', "application/json", "not valid JSON"),
+    (b"\xff\xfe{}", "application/json", "UTF-8"),
+    (b'{"tag": "\xc3\x28"}', "application/json", "UTF-8"),
+    (b"NaN", "application/json", "NaN"),
+    (b'{"latency": Infinity}', "application/json", "Infinity"),
+    (b'{"latency": 1e309}', "application/json", "1e309"),
+    (b'{"a": 1, "a": 2}', "application/json", "duplicate key 'a'"),
+    (b"1" * 5000, "application/json", "not valid JSON"),
+    (b"[" * 100_000, "application/json", "not valid JSON"),
+    (b"null", "application/json", "body"),
+    (b"{}", "text/plain", "Content-Type"),
+    (b"status=UP", "application/x-www-form-urlencoded", "Content-Type"),
 ]
 
 
@@ -108,13 +115,19 @@ def test_unusable_bodies_are_400(api, method, path, body):
 @pytest.mark.parametrize(("method", "path", "body"), WRITES)
 def test_missing_content_type_is_400(api, method, path, body):
     api.post("/api/incident", json=VALID_INCIDENT)
-    answer = api.request(method, path, content=json.dumps(body).encode(), headers={"Content-Type": ""})
+    answer = api.request(
+        method, path, content=json.dumps(body).encode(), headers={"Content-Type": ""}
+    )
     assert_error(answer, 400)
 
 
 def test_rejected_writes_store_nothing(api):
-    for raw in (b"{", b"\xff", b'{"status": "UP", "latency": 1e309, "tag": "earth"}',
-                b'{"status": "UP", "latency": 1, "tag": "earth", "tag": "google"}'):
+    for raw in (
+        b"{",
+        b"\xff",
+        b'{"status": "UP", "latency": 1e309, "tag": "earth"}',
+        b'{"status": "UP", "latency": 1, "tag": "earth", "tag": "google"}',
+    ):
         api.post("/api/status", content=raw, headers={"Content-Type": "application/json"})
         api.post("/api/incident", content=raw, headers={"Content-Type": "application/json"})
     assert_nothing_stored(api)

@@ -115,7 +115,11 @@ def test_patch_replaces_the_whole_incident(api, clock):
 
 def test_patch_rejected_leaves_the_incident_unchanged(api):
     original = create(api, body="kept")
-    for body in ({"title": "x", "tags": ["mars"]}, {"title": "", "tags": ["earth"]}, {"tags": ["earth"]}):
+    for body in (
+        {"title": "x", "tags": ["mars"]},
+        {"title": "", "tags": ["earth"]},
+        {"tags": ["earth"]},
+    ):
         assert api.patch("/api/incident/1", json=body).status_code == 400
     assert api.get("/api/incident/1").json() == original
 
@@ -128,9 +132,12 @@ def test_closed_at_follows_is_resolved(api, clock):
     clock.advance(60)
     # Already resolved: closedAt stays the time it became resolved.
     assert api.post("/api/incident/1/status", json=resolve).json()["closedAt"] == START + 60
-    assert api.patch(
-        "/api/incident/1", json={"title": "Outage", "tags": ["earth"], "isResolved": True}
-    ).json()["closedAt"] == START + 60
+    assert (
+        api.patch(
+            "/api/incident/1", json={"title": "Outage", "tags": ["earth"], "isResolved": True}
+        ).json()["closedAt"]
+        == START + 60
+    )
     reopened = api.post("/api/incident/1/status", json={"isResolved": False}).json()
     assert (reopened["isResolved"], reopened["closedAt"]) == (False, None)
     clock.advance(60)

@@ -4,7 +4,6 @@ current status and today's uptime."""
 import pytest
 
 import storage
-
 from tests.conftest import START
 
 MINUTE = 60
@@ -133,8 +132,14 @@ def test_unknown_tag(api):
         ({"status": "UP", "latency": -1, "tag": "earth"}, "latency"),
         ({"status": "UP", "latency": True, "tag": "earth"}, "latency"),
         ({"status": "UP", "tag": "earth"}, "latency"),
-        ({"status": "UP", "latency": 1, "tag": "earth", "timestampInSeconds": 1.5}, "timestampInSeconds"),
-        ({"status": "UP", "latency": 1, "tag": "earth", "timestampInSeconds": 10**30}, "timestampInSeconds"),
+        (
+            {"status": "UP", "latency": 1, "tag": "earth", "timestampInSeconds": 1.5},
+            "timestampInSeconds",
+        ),
+        (
+            {"status": "UP", "latency": 1, "tag": "earth", "timestampInSeconds": 10**30},
+            "timestampInSeconds",
+        ),
         ({"status": "UP", "latency": 1, "tag": 7}, "tag"),
         ([1, 2], "object"),
     ],
