@@ -10,12 +10,13 @@ from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
 from connexion.frameworks import starlette as starlette_utils
-from connexion.middleware import ConnexionMiddleware
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.routing import RoutingAPI, RoutingMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+from starlette.datastructures import QueryParams
 
 import storage
 from kener_api.auth import bearer_handler, resolve_token
@@ -53,7 +54,28 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         swagger_ui_options=SwaggerUIOptions(swagger_ui=False),
     )
     register_error_handlers(app, PathMethods(spec))
+    app.add_middleware(NoBodyForHead, position=MiddlewarePosition.BEFORE_EXCEPTION)
     return app
+
+
+class NoBodyForHead:
+    """Drop the body of any answer to HEAD. waitress sends what the app gives; a body after a
+    HEAD answer would be read by the client as the start of the next response."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, send_headers_only)
 
 
 class TagModuleResolver(Resolver):
@@ -80,6 +102,12 @@ class _UntypedPathRoutingAPI(RoutingAPI):
     def _framework_path_and_name(operation, path):
         starlette_path = starlette_utils.starlettify_path(path)
         return starlette_path, starlette_path
+
+    def _add_operation_internal(self, method, path, operation, name=None) -> None:
+        super()._add_operation_internal(method, path, operation, name)
+        # Starlette answers HEAD wherever GET is routed; the contract declares no HEAD, and
+        # waitress would send the GET body with it. Without it HEAD gets the contract's 405.
+        self.router.routes[-1].methods.discard("HEAD")
 
 
 class _UntypedPathRoutingMiddleware(RoutingMiddleware):
@@ -114,7 +142,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         if not text.strip():
             return None
         try:
-            return json.loads(
+            body = json.loads(
                 text,
                 parse_constant=_reject_constant,
                 parse_float=_finite_float,
@@ -126,6 +154,32 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(
                 detail="request body is not valid JSON: nested too deeply"
             ) from None
+        problem = _unstorable_text(body)
+        if problem:
+            raise BadRequestProblem(detail=f"request body: {problem}")
+        return body
+
+
+def _unstorable_text(value) -> str | None:
+    """What makes a string in `value` impossible to store identically on SQLite and
+    PostgreSQL: NUL (PostgreSQL refuses it in text) or an unpaired surrogate escape such as
+    "\\ud800" (not encodable as UTF-8)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return f"text must not contain NUL (\\u0000): {item!r}"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"text must not contain unpaired surrogates: {item!r}"
+    return None
 
 
 def _reject_constant(name: str):
@@ -150,7 +204,31 @@ def _unique_keys(pairs: list) -> dict:
 
 class NamedParameterValidator(ParameterValidator):
     """Errors name the parameter and say what is wrong in one line (connexion's own carry
-    the whole failing schema)."""
+    the whole failing schema).
+
+    Integer parameters are checked as sent, before connexion converts them with `int()`,
+    which reads "1_0", " 1" and non-ASCII digits as integers too.
+    """
+
+    def validate(self, scope):
+        sent = {
+            "query": QueryParams(scope.get("query_string", b"")),
+            "path": scope.get("path_params", {}),
+        }
+        for location, values in sent.items():
+            for param in self.parameters.get(location, []):
+                value = values.get(param["name"])
+                if value is None:
+                    continue
+                if param["schema"].get("type") == "integer" and not _INTEGER.fullmatch(value):
+                    raise BadRequestProblem(
+                        detail=f"{location} parameter {param['name']}: {value!r} is not an integer"
+                    )
+                if "\x00" in value:
+                    raise BadRequestProblem(
+                        detail=f"{location} parameter {param['name']}: must not contain NUL"
+                    )
+        super().validate(scope)
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):
@@ -163,6 +241,9 @@ class NamedParameterValidator(ParameterValidator):
         except ValidationError as exc:
             return f"{parameter_type} parameter {param['name']}: {exc.message}"
         return None
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 def _validator_map() -> dict:

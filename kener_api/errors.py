@@ -34,7 +34,7 @@ class PathMethods:
     def __init__(self, spec: dict) -> None:
         self._paths = [
             (
-                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"),
+                re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))),
                 sorted(method.upper() for method in item if method != "parameters"),
             )
             for path, item in spec["paths"].items()
@@ -42,7 +42,7 @@ class PathMethods:
 
     def allowed(self, path: str) -> list[str] | None:
         for pattern, methods in self._paths:
-            if pattern.match(path):
+            if pattern.fullmatch(path):
                 return methods
         return None
 
@@ -65,13 +65,17 @@ def register_error_handlers(app: AsyncApp, path_methods: PathMethods) -> None:
     async def no_route(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
         if exc.status_code not in (404, 405):
             return error_response(400, str(exc.detail))
-        allowed = path_methods.allowed(request.url.path)
+        path = request.scope["path"]  # as decoded, not as `url` re-encodes it
+        allowed = path_methods.allowed(path)
         if allowed is None:
-            return error_response(404, f"no such path: {request.url.path}")
+            return error_response(404, f"no such path: {path!r}")
+        if request.method in allowed:
+            # The path has the contract's shape, yet no route took it: a path parameter the
+            # router cannot match (one with a line break, say).
+            return error_response(400, f"invalid path parameter in {path!r}")
         return error_response(
             405,
-            f"method {request.method} not allowed on {request.url.path}; allowed: "
-            + ", ".join(allowed),
+            f"method {request.method} not allowed on {path!r}; allowed: " + ", ".join(allowed),
             headers={"Allow": ", ".join(allowed)},
         )
 

@@ -204,3 +204,69 @@ def test_response_breaking_the_contract_is_a_500(api, monkeypatch):
     answer = api.get("/api/status", params={"tag": "earth"})
     assert answer.json() == {"error": "internal server error"}
     assert answer.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw"),
+    [
+        ("POST", "/api/incident", rb'{"title": "a\u0000b", "tags": ["earth"]}'),
+        ("POST", "/api/incident", rb'{"title": "t", "tags": ["earth"], "body": "\u0000"}'),
+        ("POST", "/api/incident", rb'{"title": "a\ud800b", "tags": ["earth"]}'),
+        ("POST", "/api/status", rb'{"status": "UP", "latency": 1, "tag": "earth\u0000"}'),
+        ("PATCH", "/api/incident/1", rb'{"title": "\udc00", "tags": ["earth"]}'),
+        ("POST", "/api/incident/1/comment", rb'{"body": "\u0000"}'),
+        ("POST", "/api/incident/1/comment", rb'{"body": "\udfff"}'),
+    ],
+)
+def test_text_that_cannot_be_stored_the_same_everywhere_is_400(api, method, path, raw):
+    original = api.post("/api/incident", json=VALID_INCIDENT).json()
+    answer = api.request(method, path, content=raw, headers={"Content-Type": "application/json"})
+    assert_error(answer, 400, "must not contain")
+    assert api.get("/api/incident/1").json() == original
+    assert api.get("/api/incident/1/comment").json() == []
+    assert api.get("/api/status", params={"tag": "earth"}).json() == {"uptime": "-"}
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/api/incident/1_0", "incidentNumber"),
+        ("/api/incident/%201", "incidentNumber"),
+        ("/api/incident/1%20", "incidentNumber"),
+        ("/api/incident/%D9%A1", "incidentNumber"),  # ARABIC-INDIC DIGIT ONE
+        ("/api/incident/%EF%BC%91/comment", "incidentNumber"),  # FULLWIDTH DIGIT ONE
+        ("/api/incident/+1/status", "incidentNumber"),
+        ("/api/incident?page=1_0", "page"),
+        ("/api/incident?per_page=%2010", "per_page"),
+        ("/api/incident?created_after_utc=1_000", "created_after_utc"),
+        ("/api/incident?title_like=%00", "title_like"),
+    ],
+)
+def test_parameters_are_read_as_sent_not_as_python_reads_them(api, path, named):
+    for _ in range(10):
+        api.post("/api/incident", json=VALID_INCIDENT)
+    method = "POST" if path.endswith("/status") else "GET"
+    answer = api.request(method, path, json={} if method == "POST" else None)
+    assert_error(answer, 400, named)
+
+
+def test_line_break_in_a_path_parameter_is_400_not_405(live_server):
+    for path in (b"/api/incident/1%0A", b"/api/incident/1%0A/comment"):
+        request = (
+            b"GET "
+            + path
+            + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode()
+            + b"\r\nConnection: close\r\n\r\n"
+        )
+        assert raw_request(live_server.url, request).startswith(b"HTTP/1.1 400")
+    request = b"GET /api/status%0A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    assert raw_request(live_server.url, request).startswith(b"HTTP/1.1 404")
+
+
+def test_head_is_not_an_operation(api):
+    answer = api.head("/api/status", params={"tag": "earth"})
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    # The connection stays usable: no body was sent with the HEAD answer.
+    assert api.get("/api/status", params={"tag": "earth"}).status_code == 200

@@ -1,0 +1,202 @@
+"""Property-based conformance of the live server, with Schemathesis.
+
+Every operation of the contract is exercised over HTTP against the server as `kener-api serve`
+runs it (waitress + a2wsgi, the `live_server` fixture), on SQLite and on PostgreSQL, twice:
+
+- against this project's `openapi.yaml`, and
+- against the original Kener 2.0.0 spec (`../shared/spec/kener-2.0.0-openapi.yaml` beside the
+  repository), which the server must still honour: `openapi.yaml` is only a compatible
+  refinement of it (REFERENCE.md), so a client generated from the original must see nothing
+  its spec does not allow.
+
+Schemathesis runs its examples, coverage and fuzzing phases per operation, with positive and
+negative data, and a stateful run follows the `links` of `openapi.yaml` (create an incident,
+then read, replace, comment on and resolve it). Any check failure fails the test.
+
+Generation is steered towards the success paths: about half of the time, monitor tags
+are the known ones (`earth`, `google`), incident numbers name incidents seeded before the run,
+and timestamps fall in the accepted window before the fixed test clock. Some text fields also
+get strings that are known to trip up databases (NUL, LIKE wildcards, non-ASCII), and integer
+parameters texts that only look like integers.
+
+The Schemathesis tests run on both databases (the `database_url` parameters of conftest.py):
+that doubles the time, to about a minute for the module, and PostgreSQL rejects values that
+SQLite stores.
+
+Schemas are loaded when the module is collected (the eager `schemathesis.pytest.parametrize`),
+not from a fixture: `schemathesis.pytest.from_fixture` (4.32.5) reads `request.node._nodeid`,
+which pytest 9.2 no longer has. The live server's URL is passed to each call instead.
+"""
+
+from pathlib import Path
+
+import httpx
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from tests.conftest import START, TOKEN
+
+OUR_SPEC = Path(__file__).resolve().parents[1] / "openapi.yaml"
+ORIGINAL_SPEC = Path(__file__).resolve().parents[2] / "shared/spec/kener-2.0.0-openapi.yaml"
+
+# Fuzzing examples per operation (and stateful scenarios). With these the whole module,
+# 2 specs x 2 databases x 7 operations plus the stateful runs, takes about a minute.
+MAX_EXAMPLES = 40
+STATEFUL_SCENARIOS = 20
+STATEFUL_STEPS = 8
+
+KNOWN_TAGS = ["earth", "google"]
+# Created by `seeded_server` in every test's fresh database. Five, so that the incident number
+# the spec's examples use (4) exists too.
+SEEDED_INCIDENTS = [
+    {"title": "Outage in mumbai", "tags": ["earth"]},
+    {"title": "Planned maintenance", "tags": ["google"], "isMaintenance": True, "isResolved": True},
+    {"title": "Both down", "tags": ["earth", "google"], "impact": "DOWN"},
+    {"title": "Degraded", "tags": ["google"], "impact": "DEGRADED", "isIdentified": True},
+    {"title": "title of the incident", "tags": ["earth", "google"], "body": "body"},
+]
+
+# Texts that are no integer, though Python's int() reads one from them: surrounding
+# whitespace, `_` digit separators ("1_0" is 10), non-ASCII digits (ARABIC-INDIC DIGIT ONE).
+# A dictionary entry is drawn only in the generation mode it fits: these strings in negative
+# cases (the server must answer 400), the integers beside them in positive ones.
+NOT_INTEGERS = [" 1", "1\n", "1_0", "\u0661"]
+
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "ignored_auth",
+    "unsupported_method",
+    "allow_header_conformance",
+    "positive_data_acceptance",
+]
+
+
+def _config() -> schemathesis.Config:
+    checks: dict = {"enabled": False, **{name: {"enabled": True} for name in CHECKS}}
+    # Schema-valid data may still name an unknown tag or incident, or break a rule no schema
+    # can express (a timestamp in the future, `endDatetime` before `startDatetime`): the
+    # contract answers those 400, so 400 is an accepted answer to positive data. 401 and 403
+    # are not: every request carries the right token (except ignored_auth's own probes, which
+    # this check does not judge).
+    checks["positive_data_acceptance"] = {"enabled": True, "expected-statuses": ["2xx", "400"]}
+    return schemathesis.Config.from_dict(
+        {
+            "auth": {"openapi": {"bearerAuth": {"bearer": TOKEN}}},
+            "checks": checks,
+            # No example database: each run draws afresh instead of replaying earlier failures
+            # from .hypothesis/ (a failure's report carries a curl command to reproduce it).
+            "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {"enabled": True},
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": True, "max-steps": STATEFUL_STEPS},
+            },
+            "dictionaries": {
+                "tags": {"values": KNOWN_TAGS},
+                "tag_lists": {"values": ["earth", "google", "earth,google", "google, earth"]},
+                "incidents": {"values": [*range(1, len(SEEDED_INCIDENTS) + 1), *NOT_INTEGERS]},
+                "counts": {"values": [1, 2, 10, 100, *NOT_INTEGERS]},
+                # Minutes the server accepts: the test clock stands still at START.
+                "timestamps": {"values": [START, START - 59, START - 3600, START - 89 * 86_400]},
+                "times": {"values": [START - 86_400, START, *NOT_INTEGERS]},
+                # NUL: PostgreSQL text cannot hold it, SQLite stops LIKE patterns at it.
+                # `%`, `_`, `\`: LIKE wildcards and escape. Case folding beyond ASCII.
+                "texts": {
+                    "values": ["\x00", "a\x00b", "%", "_", "\\", "'--", "İSTANBUL", "ß", "🙂"]
+                },
+            },
+            "parameters": {
+                "query.tag": {"dictionary": "tags", "probability": 0.5},
+                "query.tags": {"dictionary": "tag_lists", "probability": 0.5},
+                "path.incidentNumber": {"dictionary": "incidents", "probability": 0.6},
+                "query.page": {"dictionary": "counts", "probability": 0.3},
+                "query.per_page": {"dictionary": "counts", "probability": 0.3},
+                "query.created_after_utc": {"dictionary": "times", "probability": 0.3},
+                "query.created_before_utc": {"dictionary": "times", "probability": 0.3},
+                "body.tag": {"dictionary": "tags", "probability": 0.5},
+                "body.tags[*]": {"dictionary": "tags", "probability": 0.7},
+                "body.timestampInSeconds": {"dictionary": "timestamps", "probability": 0.5},
+                "body.title": {"dictionary": "texts", "probability": 0.15},
+                "body.body": {"dictionary": "texts", "probability": 0.15},
+                "query.title_like": {"dictionary": "texts", "probability": 0.2},
+            },
+        }
+    )
+
+
+SCHEMAS = {"openapi": schemathesis.openapi.from_path(OUR_SPEC, config=_config())}
+if ORIGINAL_SPEC.exists():
+    SCHEMAS["original"] = schemathesis.openapi.from_path(ORIGINAL_SPEC, config=_config())
+
+
+@pytest.fixture
+def seeded_server(live_server):
+    """The live server with a few incidents, a comment and data points."""
+    with httpx.Client(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    ) as client:
+        for number, incident in enumerate(SEEDED_INCIDENTS, start=1):
+            answer = client.post("/api/incident", json=incident)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["incidentNumber"] == number
+        answer = client.post("/api/incident/1/comment", json={"body": "investigating"})
+        assert answer.status_code == 200, answer.text
+        for tag, status, age in (("earth", "UP", 120), ("earth", "DOWN", 60), ("google", "UP", 0)):
+            point = {
+                "tag": tag,
+                "status": status,
+                "latency": 0.2,
+                "timestampInSeconds": START - age,
+            }
+            answer = client.post("/api/status", json=point)
+            assert answer.status_code == 200, answer.text
+    return live_server
+
+
+# Hypothesis warns about function-scoped fixtures with @given because they are not reset
+# between examples. That is intended here: one server and database per operation, shared by
+# its examples, like a real server (so later examples also see what earlier ones created).
+@schemathesis.pytest.parametrize(**SCHEMAS)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_conformance(case, seeded_server):
+    case.call_and_validate(base_url=seeded_server.url)
+
+
+if "original" not in SCHEMAS:
+
+    @pytest.mark.skip(
+        reason=f"original Kener 2.0.0 spec not found at {ORIGINAL_SPEC}: "
+        "conformance to it is not tested"
+    )
+    def test_conformance_original_spec():
+        """Stands for test_conformance[original][...], which needs the original spec."""
+
+
+def test_stateful_links(seeded_server):
+    """Scenarios along the `links` of openapi.yaml: createIncident, then getIncident,
+    updateIncident, addIncidentComment, getIncidentComments, updateIncidentStatus on the
+    incident just created (the original spec has no links)."""
+    schema = SCHEMAS["openapi"]
+    base_url = seeded_server.url
+
+    class Links(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"base_url": base_url}
+
+    Links.run(
+        settings=hypothesis.settings(
+            schema.config.get_hypothesis_settings(phase="stateful"),
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            # As Schemathesis' own stateful runs: HTTP calls make health checks meaningless.
+            suppress_health_check=list(HealthCheck),
+        )
+    )
