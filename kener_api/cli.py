@@ -64,6 +64,8 @@ def serve_forever(app, settings: Settings) -> int:
         port=settings.port,
         threads=settings.threads,
         ident="kener-api",
+        # poll() rather than select(), which fails once a descriptor number passes 1023.
+        asyncore_use_poll=True,
     )
 
     def stop(signum, _frame):

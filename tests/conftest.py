@@ -6,6 +6,7 @@ is not reachable those tests are skipped with a message saying so, unless
 KENER_REQUIRE_POSTGRES=1 (as in .ci/run), which turns the skip into a failure.
 """
 
+import asyncio
 import os
 import threading
 from dataclasses import dataclass
@@ -131,15 +132,24 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app, settings):
-    """The app served by waitress through a2wsgi, as `kener-api serve` does, on a free port."""
-    server = create_server(ASGIMiddleware(app), host="127.0.0.1", port=0, threads=4)
+    """The app served by waitress through a2wsgi, as `kener-api serve` does, on a free port.
+
+    Everything it opens is closed at teardown (a run opens hundreds of these): its event loop,
+    its threads and its sockets.
+    """
+    loop = asyncio.new_event_loop()
+    loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
+    loop_thread.start()
+    server = create_server(
+        ASGIMiddleware(app, loop=loop), host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True
+    )
     stopping = threading.Event()
 
     def run():
         # waitress's own loop, polled so that it can stop; every socket is closed by this
         # thread, never from outside it.
         while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
         server.task_dispatcher.shutdown()
         wasyncore.close_all(server._map)
 
@@ -148,6 +158,9 @@ def live_server(app, settings):
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}", settings)
     stopping.set()
     thread.join(timeout=5)
+    loop.call_soon_threadsafe(loop.stop)
+    loop_thread.join(timeout=5)
+    loop.close()
 
 
 @pytest.fixture
