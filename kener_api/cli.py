@@ -74,12 +74,11 @@ def serve_forever(app, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     log.info("serving on http://%s:%s", settings.host, server.effective_port)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        log.info("shutting down")
+        server.run()  # returns on Ctrl-C or SIGTERM: waitress catches KeyboardInterrupt itself
     finally:
         server.close()
         storage.close_database()
+        log.info("stopped")
     return 0
 
 

@@ -161,6 +161,7 @@ def test_serve_generates_a_token_prints_it_and_stops_on_sigterm(tmp_path):
     assert process.returncode == 0
     assert token in output
     assert str(tmp_path / TOKEN_FILE_NAME) in output
+    assert "stopped" in output
 
 
 def test_serve_takes_the_token_from_the_environment(tmp_path):
