@@ -1,0 +1,126 @@
+"""`kener-conformance`: run the suite against a Kener API server and report.
+
+Exit status: 0 all passed, 1 a test failed, 2 a usage error or an unreachable target.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.config import GROUPS, PROFILES
+
+HERE = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kener-conformance",
+        description="Judge a Kener status-page API implementation by its URL.",
+    )
+    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8080")
+    parser.add_argument("--token", required=True, help="a bearer token the target accepts")
+    parser.add_argument(
+        "--tags",
+        default="earth,google",
+        help="comma-separated monitor tags the target knows (default earth,google)",
+    )
+    parser.add_argument(
+        "--degraded-tag",
+        default=None,
+        help="a known tag whose monitor has includeDegradedInDowntime: true",
+    )
+    parser.add_argument(
+        "--profile",
+        default="strict",
+        choices=sorted(PROFILES),
+        help="kener-2.0: what Kener 2.0 promised; strict (default): the refined "
+        "contract and every reference rule",
+    )
+    parser.add_argument("--only", default="", help=f"comma-separated groups: {', '.join(GROUPS)}")
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=25,
+        help="generated cases per operation and phase in the schema group",
+    )
+    parser.add_argument("--junit-xml", default=None, help="write JUnit XML here")
+    parser.add_argument("--report", default=None, help="write the report as Markdown here")
+    parser.add_argument("-k", dest="keyword", default=None, help="only tests matching (pytest -k)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every test")
+    args = parser.parse_args(argv)
+    tags = [tag.strip() for tag in args.tags.split(",") if tag.strip()]
+    if not tags:
+        parser.error("--tags needs at least one monitor tag")
+    if args.degraded_tag and args.degraded_tag not in tags:
+        parser.error(f"--degraded-tag {args.degraded_tag!r} is not among --tags")
+    unknown = {g.strip() for g in args.only.split(",") if g.strip()} - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s) for --only: {', '.join(sorted(unknown))}")
+    if args.max_examples < 1:
+        parser.error("--max-examples must be at least 1")
+    return args
+
+
+def unreachable(base_url: str) -> str | None:
+    """Why the target cannot be tested, or None."""
+    try:
+        httpx.get(base_url.rstrip("/") + "/api/status", timeout=10)
+    except httpx.InvalidURL as error:
+        return f"invalid --base-url {base_url!r}: {error}"
+    except httpx.UnsupportedProtocol:
+        return f"invalid --base-url {base_url!r}: use http:// or https://"
+    except httpx.HTTPError as error:
+        return f"cannot reach {base_url}: {error.__class__.__name__}: {error}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    problem = unreachable(args.base_url)
+    if problem:
+        print(f"kener-conformance: {problem}", file=sys.stderr)
+        return 2
+    pytest_args = [
+        str(HERE / "suite"),
+        "-c",
+        str(HERE / "pytest.ini"),
+        "--rootdir",
+        str(HERE),
+        "--kener-base-url",
+        args.base_url,
+        "--kener-token",
+        args.token,
+        "--kener-tags",
+        args.tags,
+        "--kener-profile",
+        args.profile,
+        "--kener-only",
+        args.only,
+        "--kener-max-examples",
+        str(args.max_examples),
+        "-v" if args.verbose else "-q",
+        "-rf",
+    ]
+    if args.degraded_tag:
+        pytest_args += ["--kener-degraded-tag", args.degraded_tag]
+    if args.report:
+        pytest_args += ["--kener-report", args.report]
+    if args.junit_xml:
+        pytest_args += ["--junit-xml", args.junit_xml]
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    status = pytest.main(pytest_args)
+    if status == pytest.ExitCode.OK:
+        return 0
+    if status == pytest.ExitCode.TESTS_FAILED:
+        return 1
+    if status == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("kener-conformance: no test selected", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""What the suite knows about its target, from the command line."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SPECS = Path(__file__).resolve().parent / "specs"
+ORIGINAL_SPEC = SPECS / "kener-2.0.0-openapi.yaml"
+# The refined contract lives at the repository root, beside this package.
+STRICT_SPEC = Path(__file__).resolve().parents[1] / "openapi.yaml"
+
+PROFILES = {
+    # Only what the original spec and the original server's documented behaviour promise.
+    "kener-2.0": ORIGINAL_SPEC,
+    # The refined openapi.yaml and every rule of the reference behaviour.
+    "strict": STRICT_SPEC,
+}
+GROUPS = ("monitors", "incidents", "auth", "errors", "schema")
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    token: str
+    tags: tuple[str, ...]  # monitor tags the target knows
+    degraded_tag: str | None  # a tag whose monitor counts DEGRADED as down, if any
+    profile: str
+    max_examples: int
+
+    @property
+    def spec_path(self) -> Path:
+        return PROFILES[self.profile]
+
+    @property
+    def strict(self) -> bool:
+        return self.profile == "strict"
