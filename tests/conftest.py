@@ -7,6 +7,7 @@ KENER_REQUIRE_POSTGRES=1 (as in .ci/run), which turns the skip into a failure.
 """
 
 import asyncio
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -130,18 +131,23 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture
-def live_server(app, settings):
-    """The app served by waitress through a2wsgi, as `kener-api serve` does, on a free port.
+@contextlib.contextmanager
+def serving(asgi_app):
+    """Serve an ASGI app with waitress through a2wsgi, as `kener-api serve` does, on a free
+    port; yield its URL.
 
-    Everything it opens is closed at teardown (a run opens hundreds of these): its event loop,
+    Everything it opens is closed afterwards (a run opens hundreds of these): its event loop,
     its threads and its sockets.
     """
     loop = asyncio.new_event_loop()
     loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
     loop_thread.start()
     server = create_server(
-        ASGIMiddleware(app, loop=loop), host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True
+        ASGIMiddleware(asgi_app, loop=loop),
+        host="127.0.0.1",
+        port=0,
+        threads=4,
+        asyncore_use_poll=True,
     )
     stopping = threading.Event()
 
@@ -155,12 +161,21 @@ def live_server(app, settings):
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.effective_port}", settings)
-    stopping.set()
-    thread.join(timeout=5)
-    loop.call_soon_threadsafe(loop.stop)
-    loop_thread.join(timeout=5)
-    loop.close()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stopping.set()
+        thread.join(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+        loop_thread.join(timeout=5)
+        loop.close()
+
+
+@pytest.fixture
+def live_server(app, settings):
+    """The app served by waitress through a2wsgi on a free port."""
+    with serving(app) as url:
+        yield LiveServer(url, settings)
 
 
 @pytest.fixture
