@@ -1,0 +1,315 @@
+"""Deliberately broken variants of this project's server. `tests/test_conformance_faults.py`
+serves each and checks that the conformance suite reports the fault by the test that should.
+
+A fault is either a patch of the server's code, applied before the app is built, or an ASGI
+middleware around the app that bends requests or answers on their way. The suite knows
+nothing of these: it judges the broken server by its URL like any other.
+"""
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+import handlers.incidents
+import storage
+import storage.incidents
+import storage.status
+from storage.models import DataPoint
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    patch: Callable[[pytest.MonkeyPatch], None] | None = None
+    middleware: Callable | None = None  # (ASGI app, the server's token) -> ASGI app
+
+
+class Answer(Exception):
+    """Raised by a request change to answer at once, without the app."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+
+class Rewrite:
+    """An ASGI middleware that may change each request (headers, query, body) and each answer
+    (status, headers, body) of the app it wraps."""
+
+    def __init__(self, app, request=None, response=None) -> None:
+        self.app, self.change_request, self.change_response = app, request, response
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if self.change_request:
+            try:
+                scope, body = self.change_request(dict(scope), body)
+            except Answer as answer:
+                headers = [(b"content-type", b"application/json")]
+                await send(
+                    {"type": "http.response.start", "status": answer.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": answer.body})
+                return
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        start, chunks = {}, []
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, replay, capture)
+        status, headers, answer = start["status"], list(start.get("headers", [])), b"".join(chunks)
+        if self.change_response:
+            status, headers, answer = self.change_response(scope, status, headers, answer)
+        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(answer)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+
+def middleware(request=None, response=None):
+    return lambda app, token: Rewrite(app, request, response)
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    return next((v for k, v in scope["headers"] if k.lower() == name), None)
+
+
+def _set_header(scope, name: bytes, value: bytes) -> dict:
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != name]
+    return {**scope, "headers": [*headers, (name, value)]}
+
+
+def _json_answer(change):
+    """Change the decoded JSON of every JSON answer."""
+
+    def response(scope, status, headers, body):
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return status, headers, body
+        return status, headers, json.dumps(change(scope, status, value)).encode()
+
+    return response
+
+
+# --- The faults ----------------------------------------------------------------------------
+
+
+def _problem_json(scope, status, headers, body):
+    if status >= 400:
+        headers = [(k, v) for k, v in headers if k.lower() != b"content-type"]
+        headers.append((b"content-type", b"application/problem+json"))
+    return status, headers, body
+
+
+def _500_on_malformed_json(scope, body):
+    if body:
+        try:
+            json.loads(body)
+        except ValueError:
+            raise Answer(500, b'{"error": "SyntaxError"}') from None
+    return scope, body
+
+
+def _auth_ignored_on_get_incident(app, token):
+    def change(scope, body):
+        if scope["method"] == "GET" and re.fullmatch(r"/api/incident/[^/]+", scope["path"]):
+            scope = _set_header(scope, b"authorization", f"Bearer {token}".encode())
+        return scope, body
+
+    return Rewrite(app, request=change)
+
+
+def _bare_token_accepted(scope, body):
+    value = _header(scope, b"authorization")
+    if value and b" " not in value.strip():
+        scope = _set_header(scope, b"authorization", b"Bearer " + value.strip())
+    return scope, body
+
+
+def _state_ignored(scope, body):
+    if scope["path"] == "/api/incident" and scope["method"] == "GET":
+        query = b"&".join(
+            part for part in scope["query_string"].split(b"&") if not part.startswith(b"state=")
+        )
+        scope = {**scope, "query_string": query}
+    return scope, body
+
+
+def _first_write_wins(tag, status, latency, timestamp):
+    minute = storage.status.floor_to_minute(
+        timestamp if timestamp is not None else storage.catalog.now()
+    )
+    with storage.models.database.connection_context():
+        storage.catalog.monitor(tag)
+        DataPoint.insert(
+            tag=tag, minute=minute, status=status, latency=latency
+        ).on_conflict_ignore().execute()
+    return minute
+
+
+def _four_decimals(up, total):
+    return "-" if total == 0 else f"{100 * up / total:.4f}"
+
+
+def _tags_as_and(original):
+    def search(filters):
+        if len(filters.tags) < 2:
+            return original(filters)
+        everything = dataclasses.replace(filters, page=1, per_page=10**9)
+        per_tag = [
+            {i.number for i in original(dataclasses.replace(everything, tags=[tag]))}
+            for tag in filters.tags
+        ]
+        keep = set.intersection(*per_tag)
+        found = [
+            i
+            for i in original(dataclasses.replace(everything, tags=filters.tags[:1]))
+            if i.number in keep
+        ]
+        first = (filters.page - 1) * filters.per_page
+        return found[first : first + filters.per_page]
+
+    return search
+
+
+def _patch_merges(incident_number, body):
+    current = handlers.incidents.get_incident(incident_number)
+    merged = {
+        key: current[key]
+        for key in (
+            "title",
+            "body",
+            "tags",
+            "impact",
+            "startDatetime",
+            "endDatetime",
+            "isMaintenance",
+            "isIdentified",
+            "isResolved",
+        )
+        if key in current
+    }
+    return handlers.incidents._incident_json(
+        storage.replace_incident(incident_number, handlers.incidents._content({**merged, **body}))
+    )
+
+
+def _unknown_incident_404(scope, status, headers, body):
+    if status == 400 and b"not found" in body:
+        status = 404
+    return status, headers, body
+
+
+def _without_created_at(scope, status, value):
+    def strip(item):
+        if isinstance(item, dict) and "incidentNumber" in item:
+            item = {k: v for k, v in item.items() if k != "createdAt"}
+        return item
+
+    return [strip(i) for i in value] if isinstance(value, list) else strip(value)
+
+
+def _comments_newest_first(scope, status, value):
+    if scope["path"].endswith("/comment") and isinstance(value, list):
+        return value[::-1]
+    return value
+
+
+FAULTS = [
+    Fault(
+        "problem-json",
+        "error bodies served as application/problem+json",
+        middleware=middleware(response=_problem_json),
+    ),
+    Fault(
+        "500-on-malformed-json",
+        "malformed JSON answered 500",
+        middleware=middleware(request=_500_on_malformed_json),
+    ),
+    Fault(
+        "auth-ignored-get-incident",
+        "GET /api/incident/{n} answers without a token",
+        middleware=_auth_ignored_on_get_incident,
+    ),
+    Fault(
+        "bare-token",
+        "a bare token (no Bearer) is accepted",
+        middleware=middleware(request=_bare_token_accepted),
+    ),
+    Fault(
+        "minutes-not-floored",
+        "timestamps are not floored to the minute",
+        patch=lambda mp: mp.setattr(storage.status, "floor_to_minute", lambda s: s),
+    ),
+    Fault(
+        "first-write-wins",
+        "a second push for a minute is ignored",
+        patch=lambda mp: mp.setattr(storage, "record_status", _first_write_wins),
+    ),
+    Fault(
+        "uptime-4-decimals",
+        'uptime always has 4 decimals ("50.0000")',
+        patch=lambda mp: mp.setattr(storage.status, "format_uptime", _four_decimals),
+    ),
+    Fault(
+        "state-ignored",
+        "the search's state filter is ignored",
+        middleware=middleware(request=_state_ignored),
+    ),
+    Fault(
+        "tags-and",
+        "the search's tags filter needs all tags (AND)",
+        patch=lambda mp: mp.setattr(
+            storage, "search_incidents", _tags_as_and(storage.search_incidents)
+        ),
+    ),
+    Fault(
+        "patch-merges",
+        "PATCH merges into the incident instead of replacing it",
+        patch=lambda mp: mp.setattr(handlers.incidents, "update_incident", _patch_merges),
+    ),
+    Fault(
+        "closed-at-unset",
+        "closedAt stays null when an incident is resolved",
+        patch=lambda mp: mp.setattr(storage.incidents, "_closed_at", lambda i, r: None),
+    ),
+    Fault(
+        "unknown-incident-404",
+        "an unknown incident is answered 404 (undeclared)",
+        middleware=middleware(response=_unknown_incident_404),
+    ),
+    Fault(
+        "no-created-at",
+        "incidents are answered without the required createdAt",
+        middleware=middleware(response=_json_answer(_without_created_at)),
+    ),
+    Fault(
+        "comments-newest-first",
+        "comments are listed newest first",
+        middleware=middleware(response=_json_answer(_comments_newest_first)),
+    ),
+]
