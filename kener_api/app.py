@@ -4,6 +4,7 @@ import json
 import math
 import re
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 import yaml
 from connexion import AsyncApp
@@ -211,6 +212,13 @@ class NamedParameterValidator(ParameterValidator):
     """
 
     def validate(self, scope):
+        try:
+            # Starlette would decode invalid UTF-8 in the query to U+FFFD and search for that.
+            unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(
+                detail=f"query string is not valid UTF-8 once percent-decoded: {exc.reason}"
+            ) from None
         sent = {
             "query": QueryParams(scope.get("query_string", b"")),
             "path": scope.get("path_params", {}),

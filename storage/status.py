@@ -84,7 +84,8 @@ def format_uptime(up: int, total: int) -> str:
     """Kener's ParseUptime: "-" without data, "0", "100", whole multiples of 10 without
     decimals ("50"), anything else with 4 decimals ("99.9306", rounded half up).
 
-    Computed on exact fractions: Kener's float arithmetic printed 3 of 10 as "30.0000".
+    Computed on exact fractions: Kener rounded the binary float, so a tie such as 23 of 640
+    could print "3.5937" where the exact value rounds to "3.5938".
     """
     if total == 0:
         return "-"

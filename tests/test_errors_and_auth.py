@@ -184,7 +184,7 @@ def test_invalid_utf8_in_the_query_is_400(live_server):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert b"application/json" in head
-    assert "unknown tags" in json.loads(body)["error"]
+    assert "UTF-8" in json.loads(body)["error"]
 
 
 def test_server_error_hides_details(api, monkeypatch):

@@ -349,7 +349,7 @@ def test_current_state_include_degraded_in_downtime(store, clock, monitor):
         (1440, 1440, "100"),
         (1, 2, "50"),
         (720, 1440, "50"),
-        (3, 10, "30"),  # Kener's floats printed "30.0000"
+        (3, 10, "30"),
         (7, 10, "70"),
         (1, 10, "10"),
         (9, 10, "90"),
