@@ -1,0 +1,259 @@
+"""`tox -e bench`: throughput and latency of this server against a bare waitress app, measured
+side by side in one run (ratios, because these machines are noisy).
+
+Each server runs pinned to CPU 0 (`taskset -c 0`), wrk (-t2 -c16) pinned to CPU 1; runs of the
+baseline and of the server alternate, and medians are reported. Our server is also measured
+unpinned, started the way the README says. Needs `wrk` and `taskset` (Debian: wrk, util-linux).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token"
+POSTGRES_URL = os.environ.get(
+    "KENER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+# name -> (method, path, body)
+CASES = {
+    "POST /api/status": ("POST", "/api/status", {"status": "UP", "latency": 12, "tag": "earth"}),
+    "GET /api/status": ("GET", "/api/status?tag=google", None),
+    "POST /api/incident": ("POST", "/api/incident", {"title": "bench", "tags": ["earth"]}),
+    "GET /api/incident/{n}": ("GET", "/api/incident/1", None),
+    "GET /api/incident (search)": (
+        "GET",
+        "/api/incident?state=open&tags=earth,google&page=3",
+        None,
+    ),
+    "GET comments": ("GET", "/api/incident/1/comment", None),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 60) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if (
+                httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=1).status_code
+                == 200
+            ):
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"{url} did not answer 200 within {timeout} s")
+
+
+def lua_script(method: str, body) -> Path:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    lines = [f'wrk.method = "{method}"', f'wrk.headers["Authorization"] = "Bearer {TOKEN}"']
+    if body is not None:
+        lines += [
+            'wrk.headers["Content-Type"] = "application/json"',
+            f"wrk.body = {json.dumps(json.dumps(body))}",
+        ]
+    script.write_text("\n".join(lines) + "\n")
+    return script
+
+
+def wrk(url: str, method: str, body, seconds: int, pinned: bool) -> dict:
+    command = [
+        "wrk",
+        "-t2",
+        "-c16",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(lua_script(method, body)),
+        url,
+    ]
+    if pinned:
+        command = ["taskset", "-c", "1", *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return {
+        "rps": rps,
+        "p50_ms": _latency(out, "50%"),
+        "p99_ms": _latency(out, "99%"),
+        "non2xx": non2xx + errors,
+    }
+
+
+def _latency(out: str, pct: str) -> float:
+    value, unit = re.search(rf"{re.escape(pct)}\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Server:
+    def __init__(self, command: list[str], env: dict, ready_path: str, pinned: bool) -> None:
+        self.port = free_port()
+        command = [c.replace("{port}", str(self.port)) for c in command]
+        if pinned:
+            command = ["taskset", "-c", "0", *command]
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_ready(self.url + ready_path)
+        self.startup_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def our_server(database_url: str, data_dir: str, pinned: bool) -> Server:
+    return Server(
+        [
+            sys.executable,
+            "-m",
+            "kener_api.cli",
+            "serve",
+            "--port",
+            "{port}",
+            "--data-dir",
+            data_dir,
+        ],
+        {"API_TOKEN": TOKEN, **({"DATABASE_URL": database_url} if database_url else {})},
+        "/api/status?tag=earth",
+        pinned,
+    )
+
+
+def measure(args, label: str, database_url: str | None) -> list[dict]:
+    data_dir = tempfile.mkdtemp(prefix="kener-bench-")
+    url = database_url or f"sqlite:///{data_dir}/kener.db"
+    subprocess.run([sys.executable, str(HERE / "seed.py"), url, str(args.incidents)], check=True)
+    baseline = Server([sys.executable, str(HERE / "baseline.py"), "{port}"], {}, "/", True)
+    ours = our_server(database_url, data_dir, pinned=True)
+    rows = []
+    try:
+        for name, (method, path, body) in CASES.items():
+            wrk(ours.url + path, method, body, 2, True)  # warm-up
+            base_runs, our_runs = [], []
+            for _ in range(args.rounds):  # interleaved
+                base_runs.append(wrk(baseline.url + "/", method, body, args.seconds, True))
+                our_runs.append(wrk(ours.url + path, method, body, args.seconds, True))
+            rows.append(_row(label, name, base_runs, our_runs, rss_mb(ours.process.pid)))
+            print(_format(rows[-1]), flush=True)
+        if database_url is None:
+            rows.append(_unpinned(args, data_dir, rows))
+            print(_format(rows[-1]), flush=True)
+        for row in rows:
+            row["startup_s"] = round(ours.startup_s, 2)
+    finally:
+        baseline.stop()
+        ours.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return rows
+
+
+def _unpinned(args, data_dir, rows) -> dict:
+    """Our default configuration, unpinned, against its pinned POST /api/status figure."""
+    method, path, body = CASES["POST /api/status"]
+    server = our_server(None, data_dir, pinned=False)
+    try:
+        wrk(server.url + path, method, body, 2, False)
+        runs = [
+            wrk(server.url + path, method, body, args.seconds, False) for _ in range(args.rounds)
+        ]
+    finally:
+        server.stop()
+    pinned = next(r for r in rows if r["case"] == "POST /api/status")
+    rps = statistics.median(r["rps"] for r in runs)
+    return {
+        "database": "sqlite",
+        "case": "POST /api/status, unpinned",
+        "rps": rps,
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "non2xx": sum(r["non2xx"] for r in runs),
+        "baseline_rps": pinned["rps"],
+        "ratio": round(rps / pinned["rps"], 3),
+        "rss_mb": None,
+    }
+
+
+def _row(label, name, base_runs, our_runs, rss) -> dict:
+    base = statistics.median(r["rps"] for r in base_runs)
+    rps = statistics.median(r["rps"] for r in our_runs)
+    return {
+        "database": label,
+        "case": name,
+        "rps": rps,
+        "p50_ms": statistics.median(r["p50_ms"] for r in our_runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in our_runs),
+        "non2xx": sum(r["non2xx"] for r in our_runs),
+        "baseline_rps": base,
+        "ratio": round(rps / base, 3),
+        "rss_mb": round(rss, 1),
+    }
+
+
+def _format(row) -> str:
+    return (
+        f"{row['database']:10} {row['case']:30} {row['rps']:9.0f} req/s  "
+        f"p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:7.2f} ms  non-2xx {row['non2xx']:5}  "
+        f"x{row['ratio']:.3f} of {row['baseline_rps']:.0f}  rss {row['rss_mb']} MB"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument("--json", default="bench-results.json")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench needs {tool} (Debian: apt-get install wrk util-linux)")
+    print(
+        "ratio = our req/s / the bare waitress app's req/s, same run; unpinned ratio = "
+        "unpinned / pinned POST /api/status",
+        flush=True,
+    )
+    rows = measure(args, "sqlite", None)
+    if not args.no_postgres:
+        try:
+            subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=True)
+            rows += measure(args, "postgresql", POSTGRES_URL)
+        except (FileNotFoundError, subprocess.CalledProcessError):
+            print("PostgreSQL not reachable: its figures are skipped", flush=True)
+    Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"startup to first 200: {rows[0]['startup_s']} s; results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
