@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -38,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--threads", type=int, help="waitress worker threads (default 4)")
     serve.add_argument(
+        "--cpu-affinity",
+        choices=("auto", "none"),
+        help="auto (default): keep the process on one CPU; none: let the scheduler move it",
+    )
+    serve.add_argument(
         "--token", dest="api_token", help="API token (default: API_TOKEN, else generated)"
     )
     args = parser.parse_args(argv)
@@ -58,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve_forever(app, settings: Settings) -> int:
+    if settings.cpu_affinity == "auto":
+        keep_on_one_cpu()
     server = create_server(
         ASGIMiddleware(app),
         host=settings.host,
@@ -80,6 +88,17 @@ def serve_forever(app, settings: Settings) -> int:
         storage.close_database()
         log.info("stopped")
     return 0
+
+
+def keep_on_one_cpu() -> None:
+    """Run this process on one of the CPUs it may use. Its threads share one GIL; handed
+    between CPUs it can cost most of the throughput (measured: 215 against 515 req/s). Several
+    processes spread over the CPUs by their process id."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) > 1:
+        cpu = allowed[os.getpid() % len(allowed)]
+        os.sched_setaffinity(0, {cpu})
+        log.info("running on CPU %d (--cpu-affinity none to let it move)", cpu)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ ENVIRONMENT = {
     "KENER_PORT": "port",
     "KENER_THREADS": "threads",
     "KENER_VALIDATE_RESPONSES": "validate_responses",
+    "KENER_CPU_AFFINITY": "cpu_affinity",
 }
 
 
@@ -37,6 +38,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 4
+    # "auto": run the server process on one CPU; "none": leave it to the scheduler. Threads of
+    # one Python process handing the GIL across CPUs can collapse throughput on a VM.
+    cpu_affinity: str = "auto"
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
@@ -67,6 +71,10 @@ def _convert(name: str, raw: str, source: str):
         if value < (0 if name == "port" else 1):
             raise SettingsError(f"{source} is out of range: {raw!r}")
         return value
+    if name == "cpu_affinity":
+        if raw not in ("auto", "none"):
+            raise SettingsError(f"{source} must be auto or none, got {raw!r}")
+        return raw
     if name == "validate_responses":
         lowered = raw.strip().lower()
         if lowered not in ("1", "true", "yes", "0", "false", "no"):

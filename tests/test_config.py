@@ -189,3 +189,26 @@ def test_serve_refuses_a_broken_monitors_file(tmp_path):
     assert process.returncode == 2
     assert f"{path}: monitor #2: duplicate tag 'a'" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to tell")
+@pytest.mark.parametrize(("affinity", "cpus"), [("auto", 1), ("none", None)])
+def test_serve_keeps_to_one_cpu_unless_told_not_to(tmp_path, affinity, cpus):
+    port = free_port()
+    process = start_cli(
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path),
+        "--cpu-affinity",
+        affinity,
+        env={"API_TOKEN": "t"},
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process)
+        expected = cpus or len(os.sched_getaffinity(0))
+        assert len(os.sched_getaffinity(process.pid)) == expected
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
