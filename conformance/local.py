@@ -4,6 +4,7 @@ generated token, the suite's monitors.yaml), run the suite against it, stop it.
 With `--base-url` among the arguments, run the suite against that server instead.
 """
 
+import os
 import re
 import secrets
 import subprocess
@@ -38,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                     data_dir,
                     "--monitors",
                     str(MONITORS),
-                    "--token",
-                    token,
                 ],
+                # In the environment, not the command line: a token may start with "-".
+                env={**os.environ, "API_TOKEN": token},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -51,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                     [
                         "--base-url",
                         url,
-                        "--token",
-                        token,
+                        f"--token={token}",
                         "--tags",
                         "earth,google",
                         "--degraded-tag",

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
+from conformance.suite.checks import assert_json_error
+
 pytestmark = pytest.mark.group("errors")
 
 # operationId -> (method, path); {n} is an existing incident's number.
@@ -328,29 +330,6 @@ def context(api, target, shared) -> Context:
         unknown = f"no-such-monitor-{uuid.uuid4().hex[:8]}"
         shared["context"] = Context(target.tags[0], unknown, answer.json()["incidentNumber"], title)
     return shared["context"]
-
-
-def assert_json_error(answer, statuses: tuple[int, ...], sent: str) -> str:
-    """The answer has one of `statuses` and the body {"error": "<message>"} as
-    application/json; returns the message."""
-    expected = " or ".join(str(status) for status in statuses)
-    assert answer.status_code in statuses, (
-        f"{sent}: expected {expected} with a JSON error body, got {answer.status_code}: "
-        f"{answer.text[:300]!r}"
-    )
-    media_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
-    assert media_type == "application/json", (
-        f"{sent}: the error should be served as application/json, got Content-Type "
-        f"{answer.headers.get('content-type')!r}"
-    )
-    try:
-        body = answer.json()
-    except ValueError:
-        raise AssertionError(f"{sent}: the error body is not JSON: {answer.text[:300]!r}") from None
-    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"], (
-        f'{sent}: the error body should be {{"error": "<message>"}}, got {body!r}'
-    )
-    return body["error"]
 
 
 def rejected(api, context: Context, bad: Bad, statuses=(400,)) -> str:
