@@ -15,6 +15,19 @@ PROFILES = {
     "strict": STRICT_SPEC,
 }
 GROUPS = ("monitors", "incidents", "auth", "errors", "schema")
+# The Schemathesis checks of the schema group (and of this project's own tests).
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "ignored_auth",
+    "unsupported_method",
+    "allow_header_conformance",
+    "positive_data_acceptance",
+]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from conformance.config import CHECKS
 from tests.conftest import START, TOKEN
 
 OUR_SPEC = Path(__file__).resolve().parents[1] / "openapi.yaml"
@@ -62,19 +63,6 @@ SEEDED_INCIDENTS = [
 # A dictionary entry is drawn only in the generation mode it fits: these strings in negative
 # cases (the server must answer 400), the integers beside them in positive ones.
 NOT_INTEGERS = [" 1", "1\n", "1_0", "\u0661"]
-
-CHECKS = [
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "negative_data_rejection",
-    "ignored_auth",
-    "unsupported_method",
-    "allow_header_conformance",
-    "positive_data_acceptance",
-]
 
 
 def _config() -> schemathesis.Config:

@@ -1,4 +1,18 @@
-"""Assertions shared by the conformance tests."""
+"""Operations and assertions shared by the conformance tests."""
+
+# operationId -> (method, path); {n} is an existing incident's number.
+OPERATIONS = {
+    "updateMonitorStatus": ("POST", "/api/status"),
+    "getMonitorStatus": ("GET", "/api/status"),
+    "createIncident": ("POST", "/api/incident"),
+    "searchIncidents": ("GET", "/api/incident"),
+    "getIncident": ("GET", "/api/incident/{n}"),
+    "updateIncident": ("PATCH", "/api/incident/{n}"),
+    "addIncidentComment": ("POST", "/api/incident/{n}/comment"),
+    "getIncidentComments": ("GET", "/api/incident/{n}/comment"),
+    "updateIncidentStatus": ("POST", "/api/incident/{n}/status"),
+}
+WRITES = [operation for operation, (method, _) in OPERATIONS.items() if method != "GET"]
 
 
 def assert_json_error(answer, statuses: tuple[int, ...], sent: str) -> str:

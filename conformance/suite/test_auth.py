@@ -18,23 +18,9 @@ import uuid
 
 import pytest
 
-from conformance.suite.checks import assert_json_error
+from conformance.suite.checks import OPERATIONS, WRITES, assert_json_error
 
 pytestmark = pytest.mark.group("auth")
-
-# operationId -> (method, path); {n} is an existing incident's number.
-OPERATIONS = {
-    "updateMonitorStatus": ("POST", "/api/status"),
-    "getMonitorStatus": ("GET", "/api/status"),
-    "createIncident": ("POST", "/api/incident"),
-    "searchIncidents": ("GET", "/api/incident"),
-    "getIncident": ("GET", "/api/incident/{n}"),
-    "updateIncident": ("PATCH", "/api/incident/{n}"),
-    "addIncidentComment": ("POST", "/api/incident/{n}/comment"),
-    "getIncidentComments": ("GET", "/api/incident/{n}/comment"),
-    "updateIncidentStatus": ("POST", "/api/incident/{n}/status"),
-}
-WRITES = [operation for operation, (method, _) in OPERATIONS.items() if method != "GET"]
 
 
 def each(operations):

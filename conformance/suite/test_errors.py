@@ -27,23 +27,10 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from conformance.suite.checks import assert_json_error
+from conformance.suite.checks import OPERATIONS, WRITES, assert_json_error
 
 pytestmark = pytest.mark.group("errors")
 
-# operationId -> (method, path); {n} is an existing incident's number.
-OPERATIONS = {
-    "updateMonitorStatus": ("POST", "/api/status"),
-    "getMonitorStatus": ("GET", "/api/status"),
-    "createIncident": ("POST", "/api/incident"),
-    "searchIncidents": ("GET", "/api/incident"),
-    "getIncident": ("GET", "/api/incident/{n}"),
-    "updateIncident": ("PATCH", "/api/incident/{n}"),
-    "addIncidentComment": ("POST", "/api/incident/{n}/comment"),
-    "getIncidentComments": ("GET", "/api/incident/{n}/comment"),
-    "updateIncidentStatus": ("POST", "/api/incident/{n}/status"),
-}
-WRITES = [operation for operation, (method, _) in OPERATIONS.items() if method != "GET"]
 INCIDENT_OPERATIONS = [operation for operation in OPERATIONS if "{n}" in OPERATIONS[operation][1]]
 UNKNOWN_INCIDENT = 9_000_000_000_000_000_000  # a valid int64 no incident will ever have
 NOTHING = object()

@@ -47,23 +47,11 @@ from schemathesis.core.result import Err
 from schemathesis.generation.hypothesis.reporting import ignore_hypothesis_output
 from schemathesis.pytest.lazy import get_all_tests
 
-from conformance.config import PROFILES
+from conformance.config import CHECKS, PROFILES
 from conformance.plugin import SCHEMA_CASES
 
 pytestmark = pytest.mark.group("schema")
 
-CHECKS = [
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "negative_data_rejection",
-    "ignored_auth",
-    "unsupported_method",
-    "allow_header_conformance",
-    "positive_data_acceptance",
-]
 # Steps per stateful scenario; the number of scenarios is --kener-max-examples.
 STATEFUL_STEPS = 8
 # Texts that are no integer, though Python's int() reads one from them: surrounding
