@@ -11,11 +11,21 @@ from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
 from connexion.frameworks import starlette as starlette_utils
+from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingAPI, RoutingMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from connexion.validators import (
+    VALIDATOR_MAP,
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    ParameterValidator,
+)
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import QueryParams
 
@@ -23,6 +33,11 @@ import storage
 from kener_api.auth import bearer_handler, resolve_token
 from kener_api.errors import PathMethods, register_error_handlers
 from kener_api.monitors import load_monitors
+from kener_api.pipeline import (
+    PreparedASGIApp,
+    PreparedRequestValidationMiddleware,
+    PreparedResponseValidationMiddleware,
+)
 from kener_api.settings import Settings
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
@@ -32,7 +47,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     """An ASGI app serving the contract in `openapi.yaml` on the storage named by `settings`.
 
     Storage is opened here rather than in a lifespan hook: hooks do not run when the app is
-    served by waitress through a2wsgi.
+    served by waitress.
     """
     settings = settings or Settings.load()
     monitors = load_monitors(settings.monitors_file)
@@ -44,6 +59,8 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
     app = AsyncApp(__name__, middlewares=_middlewares())
+    # Handlers decorated once per operation and run inline (kener_api.pipeline).
+    app._middleware_app = app.middleware.app = PreparedASGIApp()
     app.add_api(
         spec,
         resolver=TagModuleResolver("handlers"),
@@ -120,17 +137,34 @@ class _UntypedPathRoutingMiddleware(RoutingMiddleware):
         self.router.mount(api.base_path, app=api.router)
 
 
+# Connexion's defaults, less what this API does not serve (Swagger UI; lifespan events, which
+# waitress does not send), with routing and validation replaced by the versions that do their
+# set-up once per operation.
+_REPLACED_MIDDLEWARES = {
+    RoutingMiddleware: _UntypedPathRoutingMiddleware,
+    RequestValidationMiddleware: PreparedRequestValidationMiddleware,
+    ResponseValidationMiddleware: PreparedResponseValidationMiddleware,
+    SwaggerUIMiddleware: None,
+    LifespanMiddleware: None,
+}
+
+
 def _middlewares() -> list:
-    return [
-        _UntypedPathRoutingMiddleware if middleware is RoutingMiddleware else middleware
+    replaced = (
+        _REPLACED_MIDDLEWARES.get(middleware, middleware)
         for middleware in ConnexionMiddleware.default_middlewares
-    ]
+    )
+    return [middleware for middleware in replaced if middleware is not None]
 
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     """Parses request bodies as strict JSON: invalid UTF-8, NaN, Infinity, numbers too large
     for a float (1e309), duplicate keys and nesting deeper than Python's recursion limit are
     the client's error (400), never a 500 or a silently chosen value."""
+
+    @property
+    def _validator(self):
+        return _compiled(Draft4RequestValidator, self._schema)
 
     async def _parse(self, stream, scope):
         raw = b"".join([chunk async for chunk in stream])
@@ -159,6 +193,30 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         if problem:
             raise BadRequestProblem(detail=f"request body: {problem}")
         return body
+
+
+class CompiledJSONResponseBodyValidator(JSONResponseBodyValidator):
+    """Connexion's response validation, with each schema's validator built once."""
+
+    @property
+    def validator(self):
+        return _compiled(Draft4ResponseValidator, self._schema)
+
+
+_COMPILED: dict[tuple[type, int], tuple[dict, object]] = {}
+
+
+def _compiled(validator_class: type, schema: dict):
+    """One validator per schema of the contract: schemas live as long as the app, and a
+    jsonschema validator is safe to share between threads."""
+    key = (validator_class, id(schema))
+    if key not in _COMPILED:
+        # The schema is kept in the entry, so that its id cannot be reused by another.
+        _COMPILED[key] = (
+            schema,
+            validator_class(schema, format_checker=Draft4Validator.FORMAT_CHECKER),
+        )
+    return _COMPILED[key][1]
 
 
 def _unstorable_text(value) -> str | None:
@@ -245,7 +303,7 @@ class NamedParameterValidator(ParameterValidator):
                 return f"missing {parameter_type} parameter {param['name']}"
             return None
         try:
-            Draft4Validator(param["schema"]).validate(value)
+            _compiled(Draft4Validator, param["schema"]).validate(value)
         except ValidationError as exc:
             return f"{parameter_type} parameter {param['name']}: {exc.message}"
         return None
@@ -257,4 +315,11 @@ _INTEGER = re.compile(r"-?[0-9]+")
 def _validator_map() -> dict:
     body = MediaTypeDict(dict(VALIDATOR_MAP["body"]))
     body["*/*json"] = StrictJSONBodyValidator
-    return {**VALIDATOR_MAP, "parameter": NamedParameterValidator, "body": body}
+    response = MediaTypeDict(dict(VALIDATOR_MAP["response"]))
+    response["*/*json"] = CompiledJSONResponseBodyValidator
+    return {
+        **VALIDATOR_MAP,
+        "parameter": NamedParameterValidator,
+        "body": body,
+        "response": response,
+    }
