@@ -7,13 +7,13 @@ import signal
 import sys
 from pathlib import Path
 
-from a2wsgi import ASGIMiddleware
 from waitress.server import create_server
 
 import storage
 from kener_api.app import create_app
 from kener_api.monitors import MonitorsFileError
 from kener_api.settings import Settings, SettingsError
+from kener_api.wsgi import ThreadLoopWSGI
 
 log = logging.getLogger("kener_api")
 
@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 def serve_forever(app, settings: Settings) -> int:
     if settings.cpu_affinity == "auto":
         keep_on_one_cpu()
+    wsgi_app = ThreadLoopWSGI(app)
     server = create_server(
-        ASGIMiddleware(app),
+        wsgi_app,
         host=settings.host,
         port=settings.port,
         threads=settings.threads,
@@ -85,6 +86,7 @@ def serve_forever(app, settings: Settings) -> int:
         server.run()  # returns on Ctrl-C or SIGTERM: waitress catches KeyboardInterrupt itself
     finally:
         server.close()
+        wsgi_app.close()
         storage.close_database()
         log.info("stopped")
     return 0

@@ -16,6 +16,7 @@ from storage import Rejected
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "internal server error"
+INTERNAL_ERROR_BODY = json.dumps({"error": INTERNAL_ERROR}).encode()
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> ConnexionResponse:

@@ -6,7 +6,6 @@ is not reachable those tests are skipped with a message saying so, unless
 KENER_REQUIRE_POSTGRES=1 (as in .ci/run), which turns the skip into a failure.
 """
 
-import asyncio
 import contextlib
 import os
 import threading
@@ -15,12 +14,12 @@ from dataclasses import dataclass
 import httpx
 import peewee
 import pytest
-from a2wsgi import ASGIMiddleware
 from waitress import wasyncore
 from waitress.server import create_server
 
 import storage
 from kener_api import Settings, create_app
+from kener_api.wsgi import ThreadLoopWSGI
 
 POSTGRES_URL = os.environ.get(
     "KENER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -133,17 +132,15 @@ class LiveServer:
 
 @contextlib.contextmanager
 def serving(asgi_app):
-    """Serve an ASGI app with waitress through a2wsgi, as `kener-api serve` does, on a free
-    port; yield its URL.
+    """Serve an ASGI app with waitress, as `kener-api serve` does, on a free port; yield its
+    URL.
 
-    Everything it opens is closed afterwards (a run opens hundreds of these): its event loop,
+    Everything it opens is closed afterwards (a run opens hundreds of these): its event loops,
     its threads and its sockets.
     """
-    loop = asyncio.new_event_loop()
-    loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
-    loop_thread.start()
+    wsgi_app = ThreadLoopWSGI(asgi_app)
     server = create_server(
-        ASGIMiddleware(asgi_app, loop=loop),
+        wsgi_app,
         host="127.0.0.1",
         port=0,
         threads=4,
@@ -166,14 +163,12 @@ def serving(asgi_app):
     finally:
         stopping.set()
         thread.join(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        loop_thread.join(timeout=5)
-        loop.close()
+        wsgi_app.close()
 
 
 @pytest.fixture
 def live_server(app, settings):
-    """The app served by waitress through a2wsgi on a free port."""
+    """The app served by waitress on a free port."""
     with serving(app) as url:
         yield LiveServer(url, settings)
 

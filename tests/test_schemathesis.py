@@ -1,7 +1,7 @@
 """Property-based conformance of the live server, with Schemathesis.
 
 Every operation of the contract is exercised over HTTP against the server as `kener-api serve`
-runs it (waitress + a2wsgi, the `live_server` fixture), on SQLite and on PostgreSQL, twice:
+runs it (waitress, the `live_server` fixture), on SQLite and on PostgreSQL, twice:
 
 - against this project's `openapi.yaml`, and
 - against the original Kener 2.0.0 spec (`conformance/specs/kener-2.0.0-openapi.yaml`),

@@ -1,0 +1,165 @@
+"""How requests are served: the WSGI bridge (one event loop per waitress thread) and the
+pipeline that does its set-up once per operation (kener_api.wsgi, kener_api.pipeline)."""
+
+import io
+import json
+import threading
+
+import pytest
+
+import storage
+from kener_api.app import (
+    CompiledJSONResponseBodyValidator,
+    NamedParameterValidator,
+    StrictJSONBodyValidator,
+    _validator_map,
+)
+from kener_api.wsgi import ThreadLoopWSGI
+from tests.conftest import TOKEN
+
+
+def call(wsgi_app, method: str, path: str, body: bytes = b"", query: str = "", length=None):
+    """One request through `wsgi_app`, as waitress makes it; answers (status, headers, body)."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body) if length is None else length),
+        "CONTENT_TYPE": "application/json",
+        "HTTP_AUTHORIZATION": f"Bearer {TOKEN}",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": "40000",
+    }
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started["status"], started["headers"] = status, dict(headers)
+
+    chunks = wsgi_app(environ, start_response)
+    return started["status"], started["headers"], b"".join(chunks)
+
+
+def test_handlers_run_on_the_thread_serving_the_request(app, monkeypatch):
+    threads = []
+    real = storage.current_state
+
+    def recording(tag):
+        threads.append(threading.get_ident())
+        return real(tag)
+
+    monkeypatch.setattr(storage, "current_state", recording)
+    wsgi_app = ThreadLoopWSGI(app)
+    try:
+        status, _, body = call(wsgi_app, "GET", "/api/status", query="tag=earth")
+    finally:
+        wsgi_app.close()
+    assert status == "200 OK", body
+    # Not handed to an event-loop thread, nor to a thread pool.
+    assert threads == [threading.get_ident()]
+
+
+def test_each_thread_gets_its_own_event_loop(app):
+    wsgi_app = ThreadLoopWSGI(app)
+    answers = []
+
+    def serve():
+        answers.append(call(wsgi_app, "GET", "/api/status", query="tag=earth")[0])
+
+    try:
+        workers = [threading.Thread(target=serve) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert answers == ["200 OK"] * 4
+        assert len(wsgi_app._loops) == 4
+    finally:
+        wsgi_app.close()
+    assert wsgi_app._loops == []
+
+
+def test_fault_outside_the_error_handlers_is_the_contracts_500(caplog):
+    async def broken(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("broken after starting its answer")
+
+    wsgi_app = ThreadLoopWSGI(broken)
+    try:
+        status, headers, body = call(wsgi_app, "GET", "/api/status")
+    finally:
+        wsgi_app.close()
+    assert status == "500 Internal Server Error"
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": "internal server error"}
+    assert "broken after starting its answer" in caplog.text
+
+
+@pytest.mark.parametrize("size", [0, 10, 65_536, 200_001])
+def test_bodies_reach_the_app_whole_in_any_number_of_reads(size):
+    async def echo_length(scope, receive, send):
+        received, more = b"", True
+        while more:
+            message = await receive()
+            received += message["body"]
+            more = message["more_body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(len(received)).encode()})
+
+    wsgi_app = ThreadLoopWSGI(echo_length)
+    try:
+        assert call(wsgi_app, "POST", "/", body=b"x" * size)[2] == str(size).encode()
+        # A client that sends less than it announced: the app gets what came, and no hang.
+        assert call(wsgi_app, "POST", "/", body=b"x" * 10, length=1000)[2] == b"10"
+    finally:
+        wsgi_app.close()
+
+
+def test_validators_are_built_once_per_operation_not_per_request(app, monkeypatch):
+    built = []
+
+    def count_construction(cls):
+        init = cls.__init__
+
+        def counting_init(self, *args, **kwargs):
+            built.append(cls.__name__)
+            init(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting_init)
+
+    wsgi_app = ThreadLoopWSGI(app)
+    push = json.dumps({"status": "UP", "latency": 1, "tag": "earth"}).encode()
+    try:
+        # The first requests build the middleware stack, and with it the validators.
+        assert call(wsgi_app, "POST", "/api/status", body=push)[0] == "200 OK"
+        assert call(wsgi_app, "GET", "/api/status", query="tag=earth")[0] == "200 OK"
+        count_construction(NamedParameterValidator)
+        count_construction(StrictJSONBodyValidator)
+        for _ in range(5):
+            assert call(wsgi_app, "POST", "/api/status", body=push)[0] == "200 OK"
+            assert call(wsgi_app, "GET", "/api/status", query="tag=earth")[0] == "200 OK"
+            status, _, body = call(wsgi_app, "GET", "/api/status", query="tag=nope")
+            assert status == "400 Bad Request", body
+    finally:
+        wsgi_app.close()
+    assert built == []
+
+
+def test_one_schema_validator_per_schema():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    request = [
+        StrictJSONBodyValidator(schema=schema, encoding="utf-8", strict_validation=True)
+        for _ in range(2)
+    ]
+    assert request[0]._validator is request[1]._validator
+    response = [
+        CompiledJSONResponseBodyValidator({}, schema=schema, encoding="utf-8") for _ in range(2)
+    ]
+    assert response[0].validator is response[1].validator
+    assert response[0].validator is not request[0]._validator  # request and response rules differ
+    assert _validator_map()["response"]["application/json"] is CompiledJSONResponseBodyValidator
+    assert _validator_map()["body"]["application/json"] is StrictJSONBodyValidator
