@@ -7,6 +7,7 @@ unpinned, started the way the README says. Needs `wrk` and `taskset` (Debian: wr
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+import seed
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "bench-token"
@@ -75,11 +77,11 @@ def lua_script(method: str, body) -> Path:
     return script
 
 
-def wrk(url: str, method: str, body, seconds: int, pinned: bool) -> dict:
+def wrk(url: str, method: str, body, seconds: int, pinned: bool, connections: int = 16) -> dict:
     command = [
         "wrk",
-        "-t2",
-        "-c16",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
         "-s",
@@ -89,7 +91,7 @@ def wrk(url: str, method: str, body, seconds: int, pinned: bool) -> dict:
     if pinned:
         command = ["taskset", "-c", "1", *command]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = _rps(out)
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     return {
@@ -98,6 +100,10 @@ def wrk(url: str, method: str, body, seconds: int, pinned: bool) -> dict:
         "p99_ms": _latency(out, "99%"),
         "non2xx": non2xx + errors,
     }
+
+
+def _rps(out: str) -> float:
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 def _latency(out: str, pct: str) -> float:
@@ -113,11 +119,13 @@ def rss_mb(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, command: list[str], env: dict, ready_path: str, pinned: bool) -> None:
+    def __init__(
+        self, command: list[str], env: dict, ready_path: str, pinned: bool, cpu: int = 0
+    ) -> None:
         self.port = free_port()
         command = [c.replace("{port}", str(self.port)) for c in command]
         if pinned:
-            command = ["taskset", "-c", "0", *command]
+            command = ["taskset", "-c", str(cpu), *command]
         started = time.monotonic()
         self.process = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -131,7 +139,13 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def our_server(database_url: str, data_dir: str, pinned: bool) -> Server:
+def our_server(
+    database_url: str | None,
+    data_dir: str,
+    pinned: bool,
+    monitors: Path | None = None,
+    cpu: int = 0,
+) -> Server:
     return Server(
         [
             sys.executable,
@@ -142,17 +156,19 @@ def our_server(database_url: str, data_dir: str, pinned: bool) -> Server:
             "{port}",
             "--data-dir",
             data_dir,
+            *(["--monitors", str(monitors)] if monitors else []),
         ],
         {"API_TOKEN": TOKEN, **({"DATABASE_URL": database_url} if database_url else {})},
         "/api/status?tag=earth",
         pinned,
+        cpu,
     )
 
 
 def measure(args, label: str, database_url: str | None) -> list[dict]:
     data_dir = tempfile.mkdtemp(prefix="kener-bench-")
     url = database_url or f"sqlite:///{data_dir}/kener.db"
-    subprocess.run([sys.executable, str(HERE / "seed.py"), url, str(args.incidents)], check=True)
+    seed.seed(url, args.incidents)
     baseline = Server([sys.executable, str(HERE / "baseline.py"), "{port}"], {}, "/", True)
     ours = our_server(database_url, data_dir, pinned=True)
     rows = []
@@ -175,6 +191,129 @@ def measure(args, label: str, database_url: str | None) -> list[dict]:
         ours.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     return rows
+
+
+@contextlib.contextmanager
+def postgres_schema(name: str):
+    """A URL of POSTGRES_URL whose tables live in a schema of their own, dropped afterwards:
+    every run starts empty, and nothing else in that database is touched."""
+    import psycopg2
+
+    with psycopg2.connect(POSTGRES_URL) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}")
+    try:
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{name}"
+    finally:
+        conn = psycopg2.connect(POSTGRES_URL)
+        conn.autocommit = True
+        conn.cursor().execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        conn.close()
+
+
+def measure_history(args, label: str, database_url: str | None) -> list[dict]:
+    """Cost against history: GET /api/status on a monitor with one day of minute data and on
+    one with `--history-days`, both in a database of `--history-monitors` such monitors; and
+    search over `--history-incidents` incidents, at 16 connections and at 1."""
+    data_dir = Path(tempfile.mkdtemp(prefix="kener-bench-history-"))
+    url = database_url or f"sqlite:///{data_dir}/kener.db"
+    took = seed.seed_history(url, args.history_monitors, args.history_days, args.history_incidents)
+    points = args.history_monitors * args.history_days * 1440
+    print(
+        f"{label:10} history: {points:,} points ({args.history_monitors} monitors x "
+        f"{args.history_days} days) and {args.history_incidents:,} incidents loaded "
+        f"in {took:.0f} s",
+        flush=True,
+    )
+    monitors = data_dir / "monitors.yaml"
+    seed.monitors_file(monitors, args.history_monitors)
+    ours = our_server(database_url, str(data_dir), pinned=True, monitors=monitors)
+    long_tag = seed.history_tags(args.history_monitors)[0]
+    search = CASES["GET /api/incident (search)"]
+    rows = []
+    try:
+        runs: dict[str, list[dict]] = {"one day": [], "long": [], "search": [], "search c1": []}
+        for path in ("/api/status?tag=google", f"/api/status?tag={long_tag}", search[1]):
+            wrk(ours.url + path, "GET", None, 2, True)  # warm-up
+        for _ in range(args.rounds):  # interleaved
+            runs["one day"].append(
+                wrk(ours.url + "/api/status?tag=google", "GET", None, args.seconds, True)
+            )
+            runs["long"].append(
+                wrk(ours.url + f"/api/status?tag={long_tag}", "GET", None, args.seconds, True)
+            )
+            runs["search"].append(wrk(ours.url + search[1], "GET", None, args.seconds, True))
+            runs["search c1"].append(wrk(ours.url + search[1], "GET", None, args.seconds, True, 1))
+        rss = rss_mb(ours.process.pid)
+        one_day = _row(label, "GET /api/status, 1 day", runs["one day"], runs["one day"], rss)
+        long = _row(
+            label, f"GET /api/status, {args.history_days} days", runs["one day"], runs["long"], rss
+        )
+        name = f"search, {args.history_incidents // 1000}k incidents"
+        rows = [
+            one_day,
+            long,
+            _row(label, name, runs["one day"], runs["search"], rss),
+            _row(label, name + ", 1 conn", runs["one day"], runs["search c1"], rss),
+        ]
+        for row in rows:
+            row["baseline"] = "GET /api/status, 1 day"
+            print(_format(row), flush=True)
+    finally:
+        ours.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return rows
+
+
+def measure_scale_out(args, database_url: str) -> list[dict]:
+    """Two server processes on one PostgreSQL database, pinned to CPU 0 and CPU 1, each loaded
+    by its own wrk, against the first process alone. On a 2-CPU machine the load generators
+    and PostgreSQL share the CPUs with the servers, so the figure is a lower bound."""
+    data_dir = tempfile.mkdtemp(prefix="kener-bench-scale-")
+    method, path, body = CASES["POST /api/status"]
+    servers = [our_server(database_url, data_dir, pinned=True, cpu=cpu) for cpu in (0, 1)]
+    try:
+        for server in servers:
+            wrk(server.url + path, method, body, 2, False)
+        alone = statistics.median(
+            wrk(servers[0].url + path, method, body, args.seconds, False, 16)["rps"]
+            for _ in range(args.rounds)
+        )
+        combined = []
+        for _ in range(args.rounds):
+            script = str(lua_script(method, body))
+            procs = [
+                subprocess.Popen(
+                    ["wrk", "-t1", "-c8", f"-d{args.seconds}s", "-s", script, server.url + path],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for server in servers
+            ]
+            combined.append(sum(_rps(proc.communicate()[0]) for proc in procs))
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    rps = statistics.median(combined)
+    row = {
+        "database": "postgresql",
+        "case": "POST /api/status, 2 processes",
+        "rps": rps,
+        "p50_ms": None,
+        "p99_ms": None,
+        "non2xx": None,
+        "baseline_rps": alone,
+        "baseline": "one process",
+        "ratio": round(rps / alone, 3),
+        "rss_mb": None,
+    }
+    print(
+        f"postgresql POST /api/status, 2 processes   {rps:9.0f} req/s combined  "
+        f"x{row['ratio']:.3f} of one process ({alone:.0f})",
+        flush=True,
+    )
+    return [row]
 
 
 def _unpinned(args, data_dir, rows) -> dict:
@@ -223,8 +362,17 @@ def _format(row) -> str:
     return (
         f"{row['database']:10} {row['case']:30} {row['rps']:9.0f} req/s  "
         f"p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:7.2f} ms  non-2xx {row['non2xx']:5}  "
-        f"x{row['ratio']:.3f} of {row['baseline_rps']:.0f}  rss {row['rss_mb']} MB"
+        f"x{row['ratio']:.3f} of {row['baseline_rps']:.0f}"
+        f"{' (' + row['baseline'] + ')' if 'baseline' in row else ''}  rss {row['rss_mb']} MB"
     )
+
+
+def postgres_reachable() -> bool:
+    try:
+        subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=True)
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        return False
+    return True
 
 
 def main() -> int:
@@ -234,6 +382,12 @@ def main() -> int:
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--json", default="bench-results.json")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--history-monitors", type=int, default=100)
+    parser.add_argument("--history-days", type=int, default=90)
+    parser.add_argument("--history-incidents", type=int, default=100_000)
+    parser.add_argument(
+        "--no-history", action="store_true", help="skip the history data set (13M points)"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -244,12 +398,19 @@ def main() -> int:
         flush=True,
     )
     rows = measure(args, "sqlite", None)
-    if not args.no_postgres:
-        try:
-            subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=True)
-            rows += measure(args, "postgresql", POSTGRES_URL)
-        except (FileNotFoundError, subprocess.CalledProcessError):
-            print("PostgreSQL not reachable: its figures are skipped", flush=True)
+    if not args.no_history:
+        rows += measure_history(args, "sqlite", None)
+    if not args.no_postgres and postgres_reachable():
+        schema = f"kener_bench_{os.getpid()}"
+        with postgres_schema(schema) as url:
+            rows += measure(args, "postgresql", url)
+        with postgres_schema(schema) as url:
+            rows += measure_scale_out(args, url)
+        if not args.no_history:
+            with postgres_schema(schema) as url:
+                rows += measure_history(args, "postgresql", url)
+    elif not args.no_postgres:
+        print("PostgreSQL not reachable: its figures are skipped", flush=True)
     Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     print(f"startup to first 200: {rows[0]['startup_s']} s; results in {args.json}")
     return 0
