@@ -16,6 +16,7 @@ from connexion import utils
 from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import AsyncParameterDecorator
 from connexion.exceptions import UnsupportedMediaTypeProblem
 from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.middleware.request_validation import (
@@ -33,10 +34,24 @@ from connexion.operations import AbstractOperation
 Handler = t.Callable[..., t.Any]
 
 
+class _CachedNamesParameterDecorator(AsyncParameterDecorator):
+    """Connexion's parameter decorator, remembering each parameter name's Python form: it was
+    recomputed with several regular expressions for every parameter of every request. The
+    cache is bounded because query parameter names come from the client."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sanitize_fn = functools.lru_cache(maxsize=1024)(self.sanitize_fn)
+
+
 class _InlineDecorator(StarletteDecorator):
     """Calls sync handlers on the thread serving the request. Each waitress thread runs its own
     event loop (see `kener_api.wsgi`), so a blocking handler holds up no other request, and the
     hop to a thread pool and back, a large share of each request's time, is saved."""
+
+    @property
+    def _parameter_decorator_cls(self) -> type[AsyncParameterDecorator]:
+        return _CachedNamesParameterDecorator
 
     @property
     def _sync_async_decorator(self) -> t.Callable[[Handler], Handler]:
