@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         dest="monitors_file",
         help="Kener monitors.yaml (default: earth and google)",
     )
-    serve.add_argument("--threads", type=int, help="waitress worker threads (default 4)")
+    serve.add_argument(
+        "--threads", type=int, help="waitress worker threads (default 2 on SQLite, 4 on PostgreSQL)"
+    )
     serve.add_argument(
         "--cpu-affinity",
         choices=("auto", "none"),
@@ -71,7 +73,7 @@ def serve_forever(app, settings: Settings) -> int:
         wsgi_app,
         host=settings.host,
         port=settings.port,
-        threads=settings.threads,
+        threads=settings.worker_threads,
         ident="kener-api",
         # poll() rather than select(), which fails once a descriptor number passes 1023.
         asyncore_use_poll=True,

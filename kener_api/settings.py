@@ -22,6 +22,10 @@ ENVIRONMENT = {
 }
 
 
+SQLITE_THREADS = 2
+POSTGRES_THREADS = 4
+
+
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names it."""
 
@@ -37,7 +41,8 @@ class Settings:
     validate_responses: bool = True
     host: str = "127.0.0.1"
     port: int = 8080
-    threads: int = 4
+    # None: SQLITE_THREADS on SQLite, POSTGRES_THREADS on PostgreSQL (see `worker_threads`).
+    threads: int | None = None
     # "auto": run the server process on one CPU; "none": leave it to the scheduler. Threads of
     # one Python process handing the GIL across CPUs can collapse throughput on a VM.
     cpu_affinity: str = "auto"
@@ -58,6 +63,19 @@ class Settings:
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'kener.db'}"
+
+    @property
+    def worker_threads(self) -> int:
+        """waitress threads: as set, else what measured best for the database (bench/run.py).
+
+        On SQLite a request is Python and in-process SQLite work, all but the fsync under the
+        GIL: threads past two add GIL hand-offs, not throughput, and stretch the slowest
+        requests (p99 at 16 connections: 9.5 ms with 1 thread, 14 with 2, 25 with 4, the same
+        req/s); the second thread keeps serving while one waits on a lock or the disk. On
+        PostgreSQL each query waits on a socket, and 4 threads overlap that wait."""
+        if self.threads is not None:
+            return self.threads
+        return SQLITE_THREADS if self.database.startswith("sqlite") else POSTGRES_THREADS
 
 
 def _convert(name: str, raw: str, source: str):

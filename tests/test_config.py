@@ -15,7 +15,12 @@ import pytest
 from kener_api import Settings, create_app
 from kener_api.auth import TOKEN_FILE_NAME, resolve_token
 from kener_api.monitors import MonitorsFileError, load_monitors
-from kener_api.settings import DEFAULT_MONITORS_FILE, SettingsError
+from kener_api.settings import (
+    DEFAULT_MONITORS_FILE,
+    POSTGRES_THREADS,
+    SQLITE_THREADS,
+    SettingsError,
+)
 from storage import Monitor
 
 
@@ -40,6 +45,18 @@ def test_settings_defaults_environment_then_overrides(tmp_path):
     assert defaults.database == f"sqlite:///{Path('data') / 'kener.db'}"
     assert defaults.validate_responses is True
     assert defaults.monitors_file == DEFAULT_MONITORS_FILE
+
+
+def test_worker_threads_default_by_database_unless_set(tmp_path):
+    sqlite = Settings.load({}, data_dir=tmp_path)
+    postgres = Settings.load({"DATABASE_URL": "postgresql://postgres@127.0.0.1/test"})
+    assert (sqlite.worker_threads, postgres.worker_threads) == (
+        SQLITE_THREADS,
+        POSTGRES_THREADS,
+    )
+    assert SQLITE_THREADS != POSTGRES_THREADS
+    assert Settings.load({"KENER_THREADS": "3"}).worker_threads == 3
+    assert Settings.load({}, threads=5).worker_threads == 5
 
 
 @pytest.mark.parametrize(
