@@ -3,6 +3,7 @@
 Handlers call these functions; none of them builds a query.
 """
 
+from storage import keys
 from storage.catalog import Monitor, catalog
 from storage.database import close_database, migrate_schema, open_database
 from storage.errors import IncidentNotFound, InvalidValue, Rejected, UnknownTags
@@ -34,6 +35,7 @@ __all__ = [
     "create_incident",
     "current_state",
     "format_uptime",
+    "keys",
     "get_incident",
     "list_comments",
     "migrate_schema",

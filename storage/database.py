@@ -7,7 +7,7 @@ from peewee import PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 
-from storage.models import TABLES, SchemaVersion, database
+from storage.models import TABLES, ApiKey, SchemaVersion, database
 
 SQLITE_PRAGMAS = {
     # WAL lets readers run beside the one writer; FULL makes a commit durable once
@@ -21,7 +21,10 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 15
 # Each migration upgrades the schema by one version: MIGRATIONS[i] takes version i + 1 to
 # i + 2. Append only; never edit one that has shipped. A new database is created straight
 # from the models at the newest version.
-MIGRATIONS: list[Callable[[SchemaMigrator], None]] = []
+MIGRATIONS: list[Callable[[SchemaMigrator], None]] = [
+    # 1 -> 2: API keys.
+    lambda migrator: database.create_tables([ApiKey]),
+]
 
 
 def open_database(url: str) -> None:

@@ -107,4 +107,18 @@ class Comment(BaseModel):
         table_name = "comment"
 
 
-TABLES = [SchemaVersion, DataPoint, Incident, IncidentTag, Comment]
+class ApiKey(BaseModel):
+    """A named credential with a scope. Only the SHA-256 of the key is stored: the key is
+    shown once, when it is created."""
+
+    name = CharField(unique=True)
+    scope = CharField()  # full, push or read
+    key_hash = CharField(unique=True)  # hex SHA-256 of the key
+    created_at = BigIntegerField()
+    last_used_at = BigIntegerField(null=True)  # to the minute: see storage.keys
+
+    class Meta:
+        table_name = "api_key"
+
+
+TABLES = [SchemaVersion, DataPoint, Incident, IncidentTag, Comment, ApiKey]

@@ -25,7 +25,7 @@ from storage import (
     Monitor,
     UnknownTags,
 )
-from storage.models import TABLES, Comment, DataPoint, Incident, SchemaVersion, database
+from storage.models import TABLES, ApiKey, Comment, DataPoint, Incident, SchemaVersion, database
 
 MINUTE = 60
 DAY = 86_400
@@ -1023,19 +1023,23 @@ def test_migration_path(store, clock):
         applied.append("note")
         migrate(migrator.add_column("comment", "note", TextField(null=True)))
 
+    shipped = storage.database.MIGRATIONS
     assert "extra" not in columns("incident")
-    assert storage.database.migrate_schema(migrations=[add_extra]) == start_version + 1
+    assert storage.database.migrate_schema(migrations=[*shipped, add_extra]) == start_version + 1
     assert applied == ["extra"]
     assert schema_version() == start_version + 1
     assert "extra" in columns("incident")
     assert observe(1) == seen
 
     # Running again applies nothing.
-    assert storage.database.migrate_schema(migrations=[add_extra]) == start_version + 1
+    assert storage.database.migrate_schema(migrations=[*shipped, add_extra]) == start_version + 1
     assert applied == ["extra"]
 
     # Appending a migration applies only the new one.
-    assert storage.database.migrate_schema(migrations=[add_extra, add_note]) == start_version + 2
+    assert (
+        storage.database.migrate_schema(migrations=[*shipped, add_extra, add_note])
+        == start_version + 2
+    )
     assert applied == ["extra", "note"]
     assert schema_version() == start_version + 2
     assert "note" in columns("comment")
@@ -1085,11 +1089,25 @@ def test_concurrent_migrations_apply_once(store, clock):
         time.sleep(0.3)  # widen the window in which another process could start the same step
         migrate(migrator.add_column("incident", "extra", TextField(null=True)))
 
-    results = run_concurrently(6, lambda _: storage.database.migrate_schema(migrations=[add_extra]))
+    migrations = [*storage.database.MIGRATIONS, add_extra]
+    results = run_concurrently(6, lambda _: storage.database.migrate_schema(migrations=migrations))
     assert results == [start_version + 1] * 6
     assert applied == ["extra"]
     assert schema_version() == start_version + 1
     assert observe(1) == seen
+
+
+def test_version_1_database_gains_api_keys(store, clock):
+    """A database made before API keys existed (schema version 1) is migrated in place."""
+    seen = seed(clock)
+    with database.connection_context():
+        database.drop_tables([ApiKey])
+        database.execute_sql("UPDATE schema_version SET version = 1")
+    assert storage.migrate_schema() == 2
+    assert "key_hash" in columns("api_key")
+    assert observe(1) == seen
+    key = storage.keys.create_key("after-upgrade", "push", now_of(clock))
+    assert storage.keys.find_key(key).name == "after-upgrade"
 
 
 def test_reopen_keeps_data(store, clock):
