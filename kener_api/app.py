@@ -30,7 +30,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import QueryParams
 
 import storage
-from kener_api.auth import bearer_handler, resolve_token
+from kener_api.auth import AddressPolicy, bearer_handler, resolve_token
 from kener_api.errors import PathMethods, register_error_handlers
 from kener_api.monitors import load_monitors
 from kener_api.pipeline import (
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         pythonic_params=True,
         strict_validation=True,
         validate_responses=settings.validate_responses,
-        security_map={"bearer": bearer_handler(token)},
+        security_map={"bearer": bearer_handler(token, AddressPolicy.from_settings(settings))},
         validator_map=_validator_map(),
         swagger_ui_options=SwaggerUIOptions(swagger_ui=False),
     )
@@ -194,6 +194,29 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=f"request body: {problem}")
         return body
 
+    def _validate(self, body):
+        if not self._nullable and body is None:
+            raise BadRequestProblem("Request body must not be empty")
+        try:
+            return self._validator.validate(body)
+        except ValidationError as exc:
+            where = "".join(f" - '{part}'" for part in exc.absolute_path)
+            raise BadRequestProblem(detail=f"{_validation_message(exc)}{where}") from None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """jsonschema's message, without echoing a long value back in full."""
+    if exc.validator in ("maxLength", "maxItems"):
+        unit = "characters" if exc.validator == "maxLength" else "items"
+        return f"{len(exc.instance)} {unit}, more than the {exc.validator_value} allowed"
+    if len(exc.message) > MESSAGE_LIMIT:
+        return exc.message[:MESSAGE_LIMIT] + "..."
+    return exc.message
+
+
+# Longest validation message echoed to the client.
+MESSAGE_LIMIT = 300
+
 
 class CompiledJSONResponseBodyValidator(JSONResponseBodyValidator):
     """Connexion's response validation, with each schema's validator built once."""
@@ -305,7 +328,7 @@ class NamedParameterValidator(ParameterValidator):
         try:
             _compiled(Draft4Validator, param["schema"]).validate(value)
         except ValidationError as exc:
-            return f"{parameter_type} parameter {param['name']}: {exc.message}"
+            return f"{parameter_type} parameter {param['name']}: {_validation_message(exc)}"
         return None
 
 

@@ -5,13 +5,14 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
-
-from waitress.server import create_server
 
 import storage
 from kener_api.app import create_app
 from kener_api.monitors import MonitorsFileError
+from kener_api.serving import make_server, request_stop, run_until
 from kener_api.settings import Settings, SettingsError
 from kener_api.wsgi import ThreadLoopWSGI
 
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--token", dest="api_token", help="API token (default: API_TOKEN, else generated)"
     )
+    _add_keys_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        return keys_command(args)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -65,29 +69,88 @@ def main(argv: list[str] | None = None) -> int:
     return serve_forever(app, settings)
 
 
+def _add_keys_commands(commands) -> None:
+    keys = commands.add_parser(
+        "keys", help="manage API keys (stored as hashes in the database)"
+    ).add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key and print it, once")
+    create.add_argument("name")
+    create.add_argument(
+        "--scope",
+        choices=storage.keys.SCOPES,
+        default="full",
+        help="full (default): every operation; push: POST /api/status only; read: GET only",
+    )
+    keys.add_parser("list", help="name, scope, created, last used (never the key)")
+    revoke = keys.add_parser("revoke", help="delete a key; refused from the next request on")
+    revoke.add_argument("name")
+    for command in keys.choices.values():
+        command.add_argument(
+            "--data-dir",
+            type=Path,
+            help="the server's data directory, for its SQLite database (default ./data; "
+            "DATABASE_URL takes precedence)",
+        )
+
+
+def keys_command(args) -> int:
+    """`kener-api keys create|list|revoke`, on the database the server would use."""
+    try:
+        settings = Settings.load(data_dir=args.data_dir)
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        storage.open_database(settings.database)
+    except (SettingsError, ValueError) as exc:
+        print(f"kener-api: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "create":
+            key = storage.keys.create_key(args.name, args.scope, int(time.time()))
+            print(key)
+            print(
+                f"created key {args.name!r} with scope {args.scope}; it is shown only now",
+                file=sys.stderr,
+            )
+        elif args.action == "list":
+            print(f"{'NAME':24} {'SCOPE':6} {'CREATED (UTC)':20} LAST USED (UTC)")
+            for key in storage.keys.list_keys():
+                print(
+                    f"{key.name:24} {key.scope:6} {_utc(key.created_at):20} "
+                    f"{_utc(key.last_used_at) if key.last_used_at else 'never'}"
+                )
+        else:
+            storage.keys.revoke_key(args.name)
+            print(f"revoked key {args.name!r}", file=sys.stderr)
+    except storage.Rejected as exc:
+        print(f"kener-api: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close_database()
+    return 0
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
 def serve_forever(app, settings: Settings) -> int:
     if settings.cpu_affinity == "auto":
         keep_on_one_cpu()
     wsgi_app = ThreadLoopWSGI(app)
-    server = create_server(
-        wsgi_app,
-        host=settings.host,
-        port=settings.port,
-        threads=settings.worker_threads,
-        ident="kener-api",
-        # poll() rather than select(), which fails once a descriptor number passes 1023.
-        asyncore_use_poll=True,
-    )
+    server = make_server(wsgi_app, settings)
 
-    def stop(signum, _frame):
-        raise KeyboardInterrupt
+    stop = threading.Event()
 
-    signal.signal(signal.SIGTERM, stop)
+    def on_signal(signum, _frame):
+        log.info("%s: finishing the requests in flight, then stopping", signal.Signals(signum).name)
+        request_stop(server, stop)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     log.info("serving on http://%s:%s", settings.host, server.effective_port)
     try:
-        server.run()  # returns on Ctrl-C or SIGTERM: waitress catches KeyboardInterrupt itself
+        run_until(server, stop)
     finally:
-        server.close()
         wsgi_app.close()
         storage.close_database()
         log.info("stopped")

@@ -1,6 +1,8 @@
 """Settings: defaults first, then the environment, then explicit overrides."""
 
+import ipaddress
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +21,11 @@ ENVIRONMENT = {
     "KENER_THREADS": "threads",
     "KENER_VALIDATE_RESPONSES": "validate_responses",
     "KENER_CPU_AFFINITY": "cpu_affinity",
+    "KENER_MAX_BODY_BYTES": "max_body_bytes",
+    # Kener's names for its IP allow-list.
+    "API_IP": "api_ip",
+    "API_IP_REGEX": "api_ip_regex",
+    "TRUSTED_PROXIES": "trusted_proxies",
 }
 
 
@@ -46,6 +53,14 @@ class Settings:
     # "auto": run the server process on one CPU; "none": leave it to the scheduler. Threads of
     # one Python process handing the GIL across CPUs can collapse throughput on a VM.
     cpu_affinity: str = "auto"
+    # Request bodies larger than this are refused (400) before they are read.
+    max_body_bytes: int = 64 * 1024
+    # Client addresses allowed to call the API: exact addresses, and a pattern searched in the
+    # address. Neither set: any address.
+    api_ip: tuple[str, ...] = ()
+    api_ip_regex: re.Pattern | None = None
+    # Peers whose X-Forwarded-For / X-Real-IP headers are believed (addresses or networks).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
@@ -81,7 +96,7 @@ class Settings:
 def _convert(name: str, raw: str, source: str):
     if name in ("data_dir", "monitors_file"):
         return Path(raw)
-    if name in ("port", "threads"):
+    if name in ("port", "threads", "max_body_bytes"):
         try:
             value = int(raw)
         except ValueError:
@@ -89,6 +104,15 @@ def _convert(name: str, raw: str, source: str):
         if value < (0 if name == "port" else 1):
             raise SettingsError(f"{source} is out of range: {raw!r}")
         return value
+    if name == "api_ip":
+        return tuple(_each(raw, source, lambda entry: str(ipaddress.ip_address(entry))))
+    if name == "trusted_proxies":
+        return tuple(_each(raw, source, lambda entry: ipaddress.ip_network(entry, strict=False)))
+    if name == "api_ip_regex":
+        try:
+            return re.compile(raw)
+        except re.error as exc:
+            raise SettingsError(f"{source} is not a valid regular expression: {exc}") from None
     if name == "cpu_affinity":
         if raw not in ("auto", "none"):
             raise SettingsError(f"{source} must be auto or none, got {raw!r}")
@@ -99,3 +123,17 @@ def _convert(name: str, raw: str, source: str):
             raise SettingsError(f"{source} must be true or false, got {raw!r}")
         return lowered in ("1", "true", "yes")
     return raw
+
+
+def _each(raw: str, source: str, parse: Callable) -> list:
+    """`raw` as a comma-separated list, each entry parsed by `parse`."""
+    values = []
+    for entry in raw.split(","):
+        try:
+            values.append(parse(entry.strip()))
+        except ValueError:
+            raise SettingsError(
+                f"{source} must be a comma-separated list of IP addresses"
+                f"{' or networks' if source == 'TRUSTED_PROXIES' else ''}, got {entry.strip()!r}"
+            ) from None
+    return values

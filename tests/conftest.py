@@ -7,6 +7,7 @@ KENER_REQUIRE_POSTGRES=1 (as in .ci/run), which turns the skip into a failure.
 """
 
 import contextlib
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
@@ -14,11 +15,10 @@ from dataclasses import dataclass
 import httpx
 import peewee
 import pytest
-from waitress import wasyncore
-from waitress.server import create_server
 
 import storage
 from kener_api import Settings, create_app
+from kener_api.serving import make_server, request_stop, run_until
 from kener_api.wsgi import ThreadLoopWSGI
 
 POSTGRES_URL = os.environ.get(
@@ -131,37 +131,24 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serving(asgi_app):
-    """Serve an ASGI app with waitress, as `kener-api serve` does, on a free port; yield its
-    URL.
+def serving(asgi_app, settings: Settings | None = None):
+    """Serve an ASGI app with waitress, as `kener-api serve` does (its limits and error
+    answers, from `settings`), on a free port; yield its URL.
 
     Everything it opens is closed afterwards (a run opens hundreds of these): its event loops,
     its threads and its sockets.
     """
     wsgi_app = ThreadLoopWSGI(asgi_app)
-    server = create_server(
-        wsgi_app,
-        host="127.0.0.1",
-        port=0,
-        threads=4,
-        asyncore_use_poll=True,
+    server = make_server(
+        wsgi_app, dataclasses.replace(settings or Settings(), host="127.0.0.1", port=0), threads=4
     )
     stopping = threading.Event()
-
-    def run():
-        # waitress's own loop, polled so that it can stop; every socket is closed by this
-        # thread, never from outside it.
-        while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run_until, args=(server, stopping), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        stopping.set()
+        request_stop(server, stopping)
         thread.join(timeout=5)
         wsgi_app.close()
 
@@ -169,7 +156,7 @@ def serving(asgi_app):
 @pytest.fixture
 def live_server(app, settings):
     """The app served by waitress on a free port."""
-    with serving(app) as url:
+    with serving(app, settings) as url:
         yield LiveServer(url, settings)
 
 

@@ -627,11 +627,11 @@ def _latency_integer(doc):
 
 
 def _drop_impact_value(doc):
-    doc["components"]["schemas"]["Incident"]["properties"]["impact"]["enum"].remove("DEGRADED")
+    doc["components"]["schemas"]["IncidentFields"]["properties"]["impact"]["enum"].remove("DEGRADED")
 
 
 def _require_incident_body(doc):
-    doc["components"]["schemas"]["Incident"]["required"].append("body")
+    doc["components"]["schemas"]["IncidentFields"]["required"].append("body")
 
 
 def _drop_state_value(doc):
@@ -683,11 +683,11 @@ def _drop_comment_id(doc):
 
 
 def _tags_as_string(doc):
-    doc["components"]["schemas"]["Incident"]["properties"]["tags"] = {"type": "string"}
+    doc["components"]["schemas"]["IncidentFields"]["properties"]["tags"] = {"type": "string"}
 
 
 def _strict_incident(doc):
-    doc["components"]["schemas"]["Incident"]["additionalProperties"] = False
+    doc["components"]["schemas"]["IncidentFields"]["additionalProperties"] = False
 
 
 def _add_404(doc):
@@ -810,7 +810,7 @@ def _allowed_refinements(doc):
     rewrite(doc["components"]["schemas"])
     schemas = doc["components"]["schemas"]
     schemas["MonitorStatus"]["properties"]["latency"]["maximum"] = 3600
-    schemas["Incident"]["properties"]["title"]["maxLength"] = 200
+    schemas["IncidentFields"]["properties"]["title"]["maxLength"] = 200
     schemas["IncidentResponse"]["allOf"][1].setdefault("required", []).append("title")
     _param(doc, "/api/incident", "get", "per_page")["schema"]["maximum"] = 50
     operation(doc, "/api/incident", "get")["parameters"].append(

@@ -1,0 +1,131 @@
+"""The waitress server: its limits, and the JSON answers to what it refuses itself."""
+
+import json
+import logging
+import threading
+import time
+
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+
+from kener_api.settings import Settings
+
+# Connections held open at once; past it waitress stops accepting until one closes. Each idle
+# connection costs a socket and a few KB, no thread: 500 absorbs a burst of clients or a
+# slow-loris attempt without letting one exhaust the process's descriptors.
+CONNECTION_LIMIT = 500
+# A connection that sends nothing for this long is closed, a half-sent request included.
+CHANNEL_TIMEOUT_SECONDS = 30
+# On SIGTERM, how long requests already received may take to finish and be answered.
+DRAIN_SECONDS = 30
+
+log = logging.getLogger(__name__)
+
+# Request line and headers; a bearer token and the usual proxy headers fit many times over.
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def make_server(wsgi_app, settings: Settings, threads: int | None = None):
+    """A waitress server for `wsgi_app` on the settings' address, not yet running."""
+    server = create_server(
+        wsgi_app,
+        host=settings.host,
+        port=settings.port,
+        threads=threads or settings.worker_threads,
+        ident="kener-api",
+        # poll() rather than select(), which fails once a descriptor number passes 1023.
+        asyncore_use_poll=True,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT_SECONDS,
+        cleanup_interval=min(10, CHANNEL_TIMEOUT_SECONDS),
+        max_request_header_size=MAX_HEADER_BYTES,
+        # waitress refuses a body of this size or more: from the Content-Length header before
+        # reading it, or while reading a chunked one.
+        max_request_body_size=settings.max_body_bytes + 1,
+        # waitress would drop X-Forwarded-For and X-Real-IP from every peer, its own
+        # `trusted_proxy` being one address; kener_api.auth believes them from the networks in
+        # TRUSTED_PROXIES only, and ignores them from anyone else.
+        clear_untrusted_proxy_headers=False,
+    )
+    # One server, or one per address when the host name resolves to several.
+    for listener in _listeners(server):
+        listener.channel_class = JSONErrorChannel
+    return server
+
+
+class JSONErrorTask(ErrorTask):
+    """What waitress refuses before the app sees it (an oversized body or header, a malformed
+    request line or chunked encoding) answered as the contract answers every error:
+    `application/json` `{"error": ...}`, 400, since each is the client's doing."""
+
+    def execute(self):
+        error = self.request.error
+        if isinstance(error, RequestEntityTooLarge):
+            limit = self.channel.server.adj.max_request_body_size - 1
+            message = f"request body too large: the limit is {limit} bytes"
+        elif isinstance(error, RequestHeaderFieldsTooLarge):
+            limit = self.channel.server.adj.max_request_header_size
+            message = f"request line and headers too large: the limit is {limit} bytes"
+        else:
+            message = f"malformed request: {error.reason}: {error.body}"
+        body = json.dumps({"error": message}).encode()
+        # 501 is waitress refusing a Transfer-Encoding it does not know: the client's doing.
+        client_fault = error.code < 500 or error.code == 501
+        self.status = "400 Bad Request" if client_fault else "500 Internal Server Error"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JSONErrorChannel(HTTPChannel):
+    error_task_class = JSONErrorTask
+
+
+def run_until(server, stop: threading.Event) -> None:
+    """Serve until `stop` is set; then stop accepting connections, let the requests already
+    received finish and their answers go out (for at most DRAIN_SECONDS), and close.
+
+    waitress's own `run()` stops at once on a signal: the answers of requests still running in
+    its threads would never be sent.
+    """
+    socket_map = _socket_map(server)
+    while not stop.is_set():
+        wasyncore.loop(timeout=1, map=socket_map, use_poll=True, count=1)
+    for listener in _listeners(server):
+        wasyncore.dispatcher.close(listener)  # the listening socket only, not the trigger
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while _in_flight(socket_map):
+        if time.monotonic() > deadline:
+            log.warning("gave up on requests still running after %d s", DRAIN_SECONDS)
+            break
+        wasyncore.loop(timeout=0.05, map=socket_map, use_poll=True, count=1)
+    server.task_dispatcher.shutdown()
+    wasyncore.close_all(socket_map)
+
+
+def request_stop(server, stop: threading.Event) -> None:
+    """Make `run_until(server, stop)` begin to stop now, not at its next poll timeout."""
+    stop.set()
+    for listener in _listeners(server):
+        listener.pull_trigger()
+
+
+def _socket_map(server) -> dict:
+    # A single server keeps its map in `_map`, several (MultiSocketServer) in `map`.
+    return server.map if hasattr(server, "map") else server._map
+
+
+def _listeners(server) -> list:
+    return [d for d in _socket_map(server).values() if isinstance(d, BaseWSGIServer)]
+
+
+def _in_flight(socket_map: dict) -> bool:
+    """A request received whole and not yet answered, or an answer not yet sent."""
+    return any(
+        isinstance(channel, HTTPChannel) and (channel.requests or channel.total_outbufs_len)
+        for channel in list(socket_map.values())
+    )
