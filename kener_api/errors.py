@@ -6,6 +6,7 @@ import json
 import logging
 import re
 
+import peewee
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "internal server error"
 INTERNAL_ERROR_BODY = json.dumps({"error": INTERNAL_ERROR}).encode()
+STORAGE_FAULT = "internal server error: the database is unavailable, try again later"
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> ConnexionResponse:
@@ -80,11 +82,28 @@ def register_error_handlers(app: AsyncApp, path_methods: PathMethods) -> None:
             headers={"Allow": ", ".join(allowed)},
         )
 
+    async def storage_fault(
+        request: ConnexionRequest, exc: peewee.DatabaseError
+    ) -> ConnexionResponse:
+        # A database that is read-only, full, locked past the busy timeout or gone: the
+        # transaction was rolled back. One line says what and where; the next request tries
+        # the database again.
+        cause = " ".join(str(exc).split()) or type(exc).__name__
+        log.error(
+            "storage fault on %s %s: %s: %s",
+            request.method,
+            request.scope["path"],
+            type(exc).__name__,
+            cause,
+        )
+        return error_response(500, STORAGE_FAULT)
+
     async def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         log.error("unexpected error", exc_info=exc)
         return error_response(500, INTERNAL_ERROR)
 
     app.add_error_handler(Rejected, rejected)
+    app.add_error_handler(peewee.DatabaseError, storage_fault)
     app.add_error_handler(ProblemException, problem)
     app.add_error_handler(HTTPException, no_route)
     app.add_error_handler(Exception, unexpected)

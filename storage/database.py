@@ -3,7 +3,7 @@
 import functools
 from collections.abc import Callable
 
-from peewee import PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 
@@ -145,7 +145,18 @@ def writes(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with database.connection_context(), write_transaction():
-            return fn(*args, **kwargs)
+        with database.connection_context():
+            try:
+                with write_transaction():
+                    return fn(*args, **kwargs)
+            except OperationalError as exc:
+                # On some errors (a full disk: SQLITE_FULL) SQLite has rolled the transaction
+                # back itself; peewee's own rollback then fails, and would hide the cause.
+                cause = exc
+                while cause is not None and "no transaction is active" in str(cause):
+                    cause = cause.__context__  # past peewee's wrapping of the driver's error
+                if cause is not exc and isinstance(cause, DatabaseError):
+                    raise cause from None
+                raise
 
     return wrapper
