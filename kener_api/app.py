@@ -30,6 +30,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import QueryParams
 
 import storage
+from kener_api.access_log import AccessLog
 from kener_api.auth import AddressPolicy, bearer_handler, resolve_token
 from kener_api.errors import PathMethods, register_error_handlers
 from kener_api.monitors import load_monitors
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     storage.open_database(settings.database)
     storage.catalog.configure(monitors, settings.clock)
 
+    addresses = AddressPolicy.from_settings(settings)
     spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
     app = AsyncApp(__name__, middlewares=_middlewares())
     # Handlers decorated once per operation and run inline (kener_api.pipeline).
@@ -67,12 +69,19 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         pythonic_params=True,
         strict_validation=True,
         validate_responses=settings.validate_responses,
-        security_map={"bearer": bearer_handler(token, AddressPolicy.from_settings(settings))},
+        security_map={"bearer": bearer_handler(token, addresses)},
         validator_map=_validator_map(),
         swagger_ui_options=SwaggerUIOptions(swagger_ui=False),
     )
     register_error_handlers(app, PathMethods(spec))
     app.add_middleware(NoBodyForHead, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    if settings.access_log:
+        app.add_middleware(
+            AccessLog,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            token=token,
+            client_address=addresses.client_address,
+        )
     return app
 
 

@@ -17,6 +17,7 @@ from connexion.exceptions import OAuthProblem
 from connexion.security import BearerSecurityHandler
 
 import storage
+from kener_api.access_log import CREDENTIAL_KEY
 from kener_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def bearer_handler(token: str, addresses: AddressPolicy) -> type:
                     raise OAuthProblem(detail="Authorization header must be 'Bearer <token>'")
                 # Constant time: the comparison does not reveal how much of the token matched.
                 if hmac.compare_digest(credentials.encode("utf-8"), expected):
+                    _record_credential(request.scope, "api-token")
                     return {"sub": "api-token"}
                 key = storage.keys.find_key(credentials)
                 if key is None:
@@ -163,11 +165,17 @@ def bearer_handler(token: str, addresses: AddressPolicy) -> type:
                 if refusal:
                     raise OAuthProblem(detail=refusal)
                 storage.keys.mark_used(key, storage.catalog.now())
+                _record_credential(request.scope, f"key:{key.name}")
                 return {"sub": key.name}
 
             return verify
 
     return TokenBearerHandler
+
+
+def _record_credential(scope, name: str) -> None:
+    """Which credential was accepted, by name, for the access log."""
+    scope.setdefault("extensions", {})[CREDENTIAL_KEY] = name
 
 
 def _scope_refusal(key: "storage.keys.KeyInfo", scope) -> str | None:

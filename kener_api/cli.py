@@ -3,6 +3,7 @@
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 import storage
 from kener_api.app import create_app
 from kener_api.monitors import MonitorsFileError
+from kener_api.retention import RetentionJob
 from kener_api.serving import make_server, request_stop, run_until
 from kener_api.settings import Settings, SettingsError
 from kener_api.wsgi import ThreadLoopWSGI
@@ -50,9 +52,21 @@ def main(argv: list[str] | None = None) -> int:
         "--token", dest="api_token", help="API token (default: API_TOKEN, else generated)"
     )
     _add_keys_commands(commands)
+    backup = commands.add_parser(
+        "backup", help="write a consistent copy of the database to FILE, also while serving"
+    )
+    backup.add_argument("file", type=Path)
+    backup.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the server's data directory, for its SQLite database (default ./data; "
+        "DATABASE_URL takes precedence)",
+    )
     args = parser.parse_args(argv)
     if args.command == "keys":
         return keys_command(args)
+    if args.command == "backup":
+        return backup_command(args)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -129,6 +143,21 @@ def keys_command(args) -> int:
     return 0
 
 
+def backup_command(args) -> int:
+    try:
+        settings = Settings.load(data_dir=args.data_dir)
+        storage.maintenance.backup(settings.database, args.file)
+    except (SettingsError, storage.maintenance.BackupError) as exc:
+        print(f"kener-api: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {_without_password(settings.database)} to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
 def _utc(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
@@ -147,10 +176,13 @@ def serve_forever(app, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    retention = RetentionJob(settings.retention_days, settings.clock)
+    retention.start()
     log.info("serving on http://%s:%s", settings.host, server.effective_port)
     try:
         run_until(server, stop)
     finally:
+        retention.stop()
         wsgi_app.close()
         storage.close_database()
         log.info("stopped")

@@ -28,7 +28,12 @@ log = logging.getLogger(__name__)
 MAX_HEADER_BYTES = 64 * 1024
 
 
-def make_server(wsgi_app, settings: Settings, threads: int | None = None):
+def make_server(
+    wsgi_app,
+    settings: Settings,
+    threads: int | None = None,
+    channel_timeout: int = CHANNEL_TIMEOUT_SECONDS,
+):
     """A waitress server for `wsgi_app` on the settings' address, not yet running."""
     server = create_server(
         wsgi_app,
@@ -39,8 +44,8 @@ def make_server(wsgi_app, settings: Settings, threads: int | None = None):
         # poll() rather than select(), which fails once a descriptor number passes 1023.
         asyncore_use_poll=True,
         connection_limit=CONNECTION_LIMIT,
-        channel_timeout=CHANNEL_TIMEOUT_SECONDS,
-        cleanup_interval=min(10, CHANNEL_TIMEOUT_SECONDS),
+        channel_timeout=channel_timeout,
+        cleanup_interval=min(10, channel_timeout),
         max_request_header_size=MAX_HEADER_BYTES,
         # waitress refuses a body of this size or more: from the Content-Length header before
         # reading it, or while reading a chunked one.

@@ -22,6 +22,8 @@ ENVIRONMENT = {
     "KENER_VALIDATE_RESPONSES": "validate_responses",
     "KENER_CPU_AFFINITY": "cpu_affinity",
     "KENER_MAX_BODY_BYTES": "max_body_bytes",
+    "KENER_RETENTION_DAYS": "retention_days",
+    "KENER_ACCESS_LOG": "access_log",
     # Kener's names for its IP allow-list.
     "API_IP": "api_ip",
     "API_IP_REGEX": "api_ip_regex",
@@ -53,6 +55,10 @@ class Settings:
     # "auto": run the server process on one CPU; "none": leave it to the scheduler. Threads of
     # one Python process handing the GIL across CPUs can collapse throughput on a VM.
     cpu_affinity: str = "auto"
+    # Minute data older than this many days is deleted (hourly); 0 keeps it forever.
+    retention_days: int = 90
+    # One JSON line per request on the kener_api.access logger.
+    access_log: bool = True
     # Request bodies larger than this are refused (400) before they are read.
     max_body_bytes: int = 64 * 1024
     # Client addresses allowed to call the API: exact addresses, and a pattern searched in the
@@ -96,12 +102,12 @@ class Settings:
 def _convert(name: str, raw: str, source: str):
     if name in ("data_dir", "monitors_file"):
         return Path(raw)
-    if name in ("port", "threads", "max_body_bytes"):
+    if name in ("port", "threads", "max_body_bytes", "retention_days"):
         try:
             value = int(raw)
         except ValueError:
             raise SettingsError(f"{source} must be an integer, got {raw!r}") from None
-        if value < (0 if name == "port" else 1):
+        if value < (0 if name in ("port", "retention_days") else 1):
             raise SettingsError(f"{source} is out of range: {raw!r}")
         return value
     if name == "api_ip":
@@ -117,7 +123,7 @@ def _convert(name: str, raw: str, source: str):
         if raw not in ("auto", "none"):
             raise SettingsError(f"{source} must be auto or none, got {raw!r}")
         return raw
-    if name == "validate_responses":
+    if name in ("validate_responses", "access_log"):
         lowered = raw.strip().lower()
         if lowered not in ("1", "true", "yes", "0", "false", "no"):
             raise SettingsError(f"{source} must be true or false, got {raw!r}")

@@ -3,7 +3,7 @@
 Handlers call these functions; none of them builds a query.
 """
 
-from storage import keys
+from storage import keys, maintenance
 from storage.catalog import Monitor, catalog
 from storage.database import close_database, migrate_schema, open_database
 from storage.errors import IncidentNotFound, InvalidValue, Rejected, UnknownTags
@@ -36,6 +36,7 @@ __all__ = [
     "current_state",
     "format_uptime",
     "keys",
+    "maintenance",
     "get_incident",
     "list_comments",
     "migrate_schema",

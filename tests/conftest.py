@@ -131,7 +131,7 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serving(asgi_app, settings: Settings | None = None):
+def serving(asgi_app, settings: Settings | None = None, **server_options):
     """Serve an ASGI app with waitress, as `kener-api serve` does (its limits and error
     answers, from `settings`), on a free port; yield its URL.
 
@@ -140,7 +140,10 @@ def serving(asgi_app, settings: Settings | None = None):
     """
     wsgi_app = ThreadLoopWSGI(asgi_app)
     server = make_server(
-        wsgi_app, dataclasses.replace(settings or Settings(), host="127.0.0.1", port=0), threads=4
+        wsgi_app,
+        dataclasses.replace(settings or Settings(), host="127.0.0.1", port=0),
+        threads=4,
+        **server_options,
     )
     stopping = threading.Event()
     thread = threading.Thread(target=run_until, args=(server, stopping), daemon=True)

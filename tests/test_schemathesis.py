@@ -27,6 +27,7 @@ not from a fixture: `schemathesis.pytest.from_fixture` (4.32.5) reads `request.n
 which pytest 9.2 no longer has. The live server's URL is passed to each call instead.
 """
 
+import os
 from pathlib import Path
 
 import httpx
@@ -43,8 +44,9 @@ ORIGINAL_SPEC = Path(__file__).resolve().parents[1] / "conformance/specs/kener-2
 
 # Fuzzing examples per operation (and stateful scenarios). With these the whole module,
 # 2 specs x 2 databases x 7 operations plus the stateful runs, takes about a minute.
-MAX_EXAMPLES = 40
-STATEFUL_SCENARIOS = 20
+# `tox -e stress` raises them (KENER_FUZZ_EXAMPLES) for a long run.
+MAX_EXAMPLES = int(os.environ.get("KENER_FUZZ_EXAMPLES", "40"))
+STATEFUL_SCENARIOS = max(20, MAX_EXAMPLES // 2)
 STATEFUL_STEPS = 8
 
 KNOWN_TAGS = ["earth", "google"]

@@ -6,6 +6,7 @@ import dataclasses
 import ipaddress
 import re
 import socket
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -458,3 +459,32 @@ def test_text_at_its_declared_length_is_taken(api):
     too_long = api.post(f"/api/incident/{number}/comment", json={"body": "c" * 20001})
     assert_error(too_long, 400, "20001 characters, more than the 20000 allowed - 'body'")
     assert len(api.get(f"/api/incident/{number}/comment").json()) == 1
+
+
+def test_slow_loris_connections_hold_no_thread_and_are_closed_when_idle(settings):
+    """Connections that send half a request and stall neither keep others from being served
+    (waitress reads without a thread per connection) nor stay open past the idle timeout."""
+    app = create_app(settings)
+    try:
+        with serving(app, settings, channel_timeout=2) as url:
+            parts = urlsplit(url)
+            stalled = []
+            for _ in range(50):
+                sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+                sock.sendall(b"POST /api/incident HTTP/1.1\r\nHost: x\r\nContent-Le")
+                stalled.append(sock)
+            started = time.monotonic()
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+            ) as client:
+                for _ in range(20):
+                    assert client.get("/api/incident").status_code == 200
+            assert time.monotonic() - started < 5
+            # Past the idle timeout (2 s here, 30 s by default) the server has hung up on them.
+            time.sleep(4)
+            for sock in stalled:
+                with contextlib.suppress(ConnectionResetError):
+                    assert sock.recv(1024) == b""
+                sock.close()
+    finally:
+        storage.close_database()

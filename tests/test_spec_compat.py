@@ -627,7 +627,9 @@ def _latency_integer(doc):
 
 
 def _drop_impact_value(doc):
-    doc["components"]["schemas"]["IncidentFields"]["properties"]["impact"]["enum"].remove("DEGRADED")
+    doc["components"]["schemas"]["IncidentFields"]["properties"]["impact"]["enum"].remove(
+        "DEGRADED"
+    )
 
 
 def _require_incident_body(doc):
