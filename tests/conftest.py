@@ -9,8 +9,13 @@ KENER_REQUIRE_POSTGRES=1 (as in .ci/run), which turns the skip into a failure.
 import contextlib
 import dataclasses
 import os
+import re
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import peewee
@@ -177,3 +182,34 @@ def anonymous(live_server):
     """An HTTP client of the live server that sends no token."""
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         yield client
+
+
+SERVE_STARTUP_SECONDS = 30
+
+
+def start_serve_process(database_url: str, data_dir, log_path) -> tuple[subprocess.Popen, str]:
+    """`kener-api serve` in a process of its own on a free port, on `database_url`, logging to
+    `log_path`; answer the process and its URL once it serves."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kener_api.cli", "serve", "--port", "0"],
+            env={
+                **os.environ,
+                "API_TOKEN": TOKEN,
+                "DATABASE_URL": database_url,
+                "KENER_DATA_DIR": str(data_dir),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + SERVE_STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        found = re.search(r"serving on (http://\S+)", Path(log_path).read_text())
+        if found:
+            return process, found.group(1)
+        assert process.poll() is None, Path(log_path).read_text()
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(
+        f"no server within {SERVE_STARTUP_SECONDS} s: {Path(log_path).read_text()}"
+    )

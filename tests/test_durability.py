@@ -8,16 +8,13 @@ import itertools
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
 import storage
-from tests.conftest import TOKEN
-from tests.test_scale_out import _address
+from tests.conftest import TOKEN, start_serve_process
 
 KILLS = int(os.environ.get("KENER_CRASH_KILLS", "3"))
 WORKERS = 6
@@ -78,27 +75,10 @@ def load(url: str, acknowledged: Acknowledged, stop: threading.Event) -> None:
     client.close()
 
 
-def start(database_url: str, data_dir, log_path) -> tuple[subprocess.Popen, str]:
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kener_api.cli", "serve", "--port", "0"],
-        env={
-            **os.environ,
-            "API_TOKEN": TOKEN,
-            "DATABASE_URL": database_url,
-            "KENER_DATA_DIR": str(data_dir),
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    return process, _address(log_path, process)
-
-
 def test_acknowledged_writes_survive_sigkill(database_url, tmp_path):
     acknowledged = Acknowledged()
     for life in range(KILLS):
-        process, url = start(database_url, tmp_path, tmp_path / f"life-{life}.log")
+        process, url = start_serve_process(database_url, tmp_path, tmp_path / f"life-{life}.log")
         stop = threading.Event()
         workers = [
             threading.Thread(target=load, args=(url, acknowledged, stop)) for _ in range(WORKERS)
@@ -116,7 +96,7 @@ def test_acknowledged_writes_survive_sigkill(database_url, tmp_path):
     assert len(acknowledged.points) > KILLS and len(acknowledged.incidents) > KILLS
     assert acknowledged.comments
 
-    process, url = start(database_url, tmp_path, tmp_path / "after.log")
+    process, url = start_serve_process(database_url, tmp_path, tmp_path / "after.log")
     try:
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30

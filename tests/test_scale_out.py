@@ -3,66 +3,36 @@ running instances side by side behind a load balancer. Each test starts two real
 serve` processes on the same database (SQLite file, or PostgreSQL) and drives both at once."""
 
 import itertools
-import os
-import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.conftest import TOKEN
-
-STARTUP_SECONDS = 30
+from tests.conftest import TOKEN, start_serve_process
 
 
 @pytest.fixture
 def two_servers(database_url, tmp_path):
-    processes, urls, logs = [], [], []
+    processes = []
     try:
         for i in range(2):
             data_dir = tmp_path / f"instance-{i}"
-            logs.append(log := (tmp_path / f"instance-{i}.log").open("w"))
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "kener_api.cli", "serve", "--port", "0"],
-                    env={
-                        **os.environ,
-                        "API_TOKEN": TOKEN,
-                        "DATABASE_URL": database_url,
-                        "KENER_DATA_DIR": str(data_dir),
-                    },
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            process, url = start_serve_process(
+                database_url, data_dir, tmp_path / f"instance-{i}.log"
             )
-            urls.append(_address(tmp_path / f"instance-{i}.log", processes[-1]))
+            processes.append((process, url))
         clients = [
             httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
-            for url in urls
+            for _, url in processes
         ]
         yield clients
         for client in clients:
             client.close()
     finally:
-        for process in processes:
+        for process, _ in processes:
             process.terminate()
             process.wait(timeout=30)
-        for log in logs:
-            log.close()
-
-
-def _address(log_path, process) -> str:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        found = re.search(r"serving on (http://\S+)", log_path.read_text())
-        if found:
-            return found.group(1)
-        assert process.poll() is None, log_path.read_text()
-        time.sleep(0.05)
-    raise AssertionError(f"no server within {STARTUP_SECONDS} s: {log_path.read_text()}")
 
 
 def _each_on_alternate_servers(clients, count: int, request) -> list[httpx.Response]:

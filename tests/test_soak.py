@@ -10,8 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import TOKEN
-from tests.test_durability import start
+from tests.conftest import TOKEN, start_serve_process
 
 SECONDS = int(os.environ.get("KENER_SOAK_SECONDS", "60"))
 CLIENTS = 8
@@ -29,7 +28,7 @@ def rss_mb(pid: int) -> float:
 
 @pytest.mark.stress
 def test_soak(database_url, tmp_path):
-    process, url = start(database_url, tmp_path, tmp_path / "soak.log")
+    process, url = start_serve_process(database_url, tmp_path, tmp_path / "soak.log")
     stop = threading.Event()
     counts = {"requests": 0}
     failures: list[str] = []
