@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import peewee
 from connexion.exceptions import OAuthProblem
 from connexion.security import BearerSecurityHandler
 
@@ -164,7 +165,12 @@ def bearer_handler(token: str, addresses: AddressPolicy) -> type:
                 refusal = _scope_refusal(key, request.scope)
                 if refusal:
                     raise OAuthProblem(detail=refusal)
-                storage.keys.mark_used(key, storage.catalog.now())
+                try:
+                    storage.keys.mark_used(key, storage.catalog.now())
+                except peewee.DatabaseError as exc:
+                    # A read-only or full database must not refuse a valid key: only its
+                    # "last used" goes unrecorded.
+                    log.warning("could not record the use of key %r: %s", key.name, exc)
                 _record_credential(request.scope, f"key:{key.name}")
                 return {"sub": key.name}
 

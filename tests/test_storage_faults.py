@@ -161,6 +161,16 @@ def test_read_only_database(api, caplog):
     assert_fault_handled(api, caplog, read_only(), "readonly", "read-only")
 
 
+def test_keys_still_read_from_a_read_only_database(api, clock, caplog):
+    """A key's use is a write ("last used"): a read-only database loses that record only."""
+    key = storage.keys.create_key("reader", "read", int(clock.now))
+    with read_only():
+        answer = api.get("/api/incident", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    assert storage.keys.list_keys()[0].last_used_at is None
+    assert any("could not record the use of key 'reader'" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_disk_full(api, caplog):
     assert_fault_handled(api, caplog, postgres_disk_full(), "no space left on device")
