@@ -94,7 +94,7 @@ class AddressPolicy:
         X-Forwarded-For entry that is not itself a trusted proxy (the entries before it were
         written by the client and prove nothing), else X-Real-IP."""
         peer = (scope.get("client") or ("",))[0]
-        if not self._trusted(peer):
+        if not self.trusted_proxies or not self._trusted(peer):
             return peer
         headers = _headers(scope)
         forwarded = [
@@ -105,8 +105,9 @@ class AddressPolicy:
         for entry in reversed(forwarded):
             if not entry:
                 raise ValueError("an empty X-Forwarded-For entry")
-            if not self._trusted(_parse_address(entry, "X-Forwarded-For")):
-                return _parse_address(entry, "X-Forwarded-For")
+            address = _parse_address(entry, "X-Forwarded-For")
+            if not self._trusted(address):
+                return address
         if forwarded:  # every hop a trusted proxy: the first is the client
             return _parse_address(forwarded[0], "X-Forwarded-For")
         real_ip = headers.get(b"x-real-ip")

@@ -56,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         "backup", help="write a consistent copy of the database to FILE, also while serving"
     )
     backup.add_argument("file", type=Path)
-    backup.add_argument(
-        "--data-dir",
-        type=Path,
-        help="the server's data directory, for its SQLite database (default ./data; "
-        "DATABASE_URL takes precedence)",
-    )
+    _add_data_dir_option(backup)
     args = parser.parse_args(argv)
     if args.command == "keys":
         return keys_command(args)
@@ -99,12 +94,17 @@ def _add_keys_commands(commands) -> None:
     revoke = keys.add_parser("revoke", help="delete a key; refused from the next request on")
     revoke.add_argument("name")
     for command in keys.choices.values():
-        command.add_argument(
-            "--data-dir",
-            type=Path,
-            help="the server's data directory, for its SQLite database (default ./data; "
-            "DATABASE_URL takes precedence)",
-        )
+        _add_data_dir_option(command)
+
+
+def _add_data_dir_option(command) -> None:
+    """For the commands that work on the server's database rather than serve it."""
+    command.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the server's data directory, for its SQLite database (default ./data; "
+        "DATABASE_URL takes precedence)",
+    )
 
 
 def keys_command(args) -> int:

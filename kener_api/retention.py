@@ -7,10 +7,10 @@ import threading
 import peewee
 
 from storage.maintenance import prune_points
+from storage.status import DAY
 
 log = logging.getLogger(__name__)
 
-DAY = 86_400
 INTERVAL_SECONDS = 3600
 
 

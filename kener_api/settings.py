@@ -111,9 +111,18 @@ def _convert(name: str, raw: str, source: str):
             raise SettingsError(f"{source} is out of range: {raw!r}")
         return value
     if name == "api_ip":
-        return tuple(_each(raw, source, lambda entry: str(ipaddress.ip_address(entry))))
+        return tuple(
+            _each(raw, source, "IP addresses", lambda entry: str(ipaddress.ip_address(entry)))
+        )
     if name == "trusted_proxies":
-        return tuple(_each(raw, source, lambda entry: ipaddress.ip_network(entry, strict=False)))
+        return tuple(
+            _each(
+                raw,
+                source,
+                "IP addresses or networks",
+                lambda entry: ipaddress.ip_network(entry, strict=False),
+            )
+        )
     if name == "api_ip_regex":
         try:
             return re.compile(raw)
@@ -131,15 +140,14 @@ def _convert(name: str, raw: str, source: str):
     return raw
 
 
-def _each(raw: str, source: str, parse: Callable) -> list:
-    """`raw` as a comma-separated list, each entry parsed by `parse`."""
+def _each(raw: str, source: str, what: str, parse: Callable) -> list:
+    """`raw` as a comma-separated list of `what`, each entry parsed by `parse`."""
     values = []
     for entry in raw.split(","):
         try:
             values.append(parse(entry.strip()))
         except ValueError:
             raise SettingsError(
-                f"{source} must be a comma-separated list of IP addresses"
-                f"{' or networks' if source == 'TRUSTED_PROXIES' else ''}, got {entry.strip()!r}"
+                f"{source} must be a comma-separated list of {what}, got {entry.strip()!r}"
             ) from None
     return values
