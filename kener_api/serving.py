@@ -100,8 +100,9 @@ def run_until(server, stop: threading.Event) -> None:
     socket_map = _socket_map(server)
     while not stop.is_set():
         wasyncore.loop(timeout=1, map=socket_map, use_poll=True, count=1)
-    for listener in _listeners(server):
-        wasyncore.dispatcher.close(listener)  # the listening socket only, not the trigger
+    with _STOPPING:  # a request_stop still pulling the trigger finishes first
+        for listener in _listeners(server):
+            wasyncore.dispatcher.close(listener)  # the listening socket only, not the trigger
     deadline = time.monotonic() + DRAIN_SECONDS
     while _in_flight(socket_map):
         if time.monotonic() > deadline:
@@ -114,9 +115,18 @@ def run_until(server, stop: threading.Event) -> None:
 
 def request_stop(server, stop: threading.Event) -> None:
     """Make `run_until(server, stop)` begin to stop now, not at its next poll timeout."""
-    stop.set()
-    for listener in _listeners(server):
-        listener.pull_trigger()
+    with _STOPPING:
+        if stop.is_set():  # already stopping: the trigger may be closed
+            return
+        stop.set()
+        for listener in _listeners(server):
+            listener.pull_trigger()
+
+
+# Setting `stop` and pulling the trigger is one step: run_until closes nothing in between
+# (once it saw `stop` and closed the trigger, a late pull would write to a closed, maybe
+# reused, descriptor). Re-entrant, for a signal handler running on the serving thread.
+_STOPPING = threading.RLock()
 
 
 def _socket_map(server) -> dict:
@@ -125,7 +135,8 @@ def _socket_map(server) -> dict:
 
 
 def _listeners(server) -> list:
-    return [d for d in _socket_map(server).values() if isinstance(d, BaseWSGIServer)]
+    # Copied first: the serving thread adds and removes channels meanwhile.
+    return [d for d in list(_socket_map(server).values()) if isinstance(d, BaseWSGIServer)]
 
 
 def _in_flight(socket_map: dict) -> bool:
