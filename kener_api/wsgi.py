@@ -1,7 +1,8 @@
 """Serving the ASGI app from a WSGI server (waitress), one event loop per server thread.
 
-a2wsgi's bridge runs every request on one shared event-loop thread and, for sync handlers, on a
-thread pool: three hand-offs per request, which profiling showed to cost as much as the work.
+A generic bridge (a2wsgi) runs every request on one shared event-loop thread and, for sync
+handlers, on a thread pool: three hand-offs per request, which profiling showed to cost as much
+as the work.
 Here each waitress thread runs the app to completion on an event loop of its own: no hand-off,
 and a handler that blocks (on the database) holds up only its own request, as in any WSGI app.
 Bodies are small (JSON, capped), so the response is buffered and sent in one piece.
@@ -11,8 +12,6 @@ import asyncio
 import logging
 import threading
 from http import HTTPStatus
-
-from a2wsgi.asgi import build_scope
 
 from kener_api.errors import INTERNAL_ERROR_BODY
 
@@ -68,7 +67,7 @@ class ThreadLoopWSGI:
                 chunks.append(message.get("body", b""))
 
         try:
-            self._loop().run_until_complete(self.app(build_scope(environ), receive, send))
+            self._loop().run_until_complete(self.app(asgi_scope(environ), receive, send))
         except Exception:
             # Only a fault outside the error handlers gets here (they answer every exception);
             # whatever part of a response was made, the client gets the contract's 500.
@@ -83,6 +82,43 @@ class ThreadLoopWSGI:
             ],
         )
         return [b"".join(chunks)]
+
+
+def asgi_scope(environ) -> dict:
+    """The ASGI scope of a WSGI request. It cannot fail: whatever the client sent is passed
+    on for `kener_api.request_reading` to judge. `raw_path` is the request target up to its
+    `?`, as it came in the request line: waitress's PATH_INFO is percent-decoded already (`%2F`
+    became `/`), and an absolute-form target lost its scheme and host there."""
+    headers = [
+        (key[5:].lower().replace("_", "-").encode("latin-1"), value.encode("latin-1"))
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
+    ]
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers.append((key.lower().replace("_", "-").encode(), environ[key].encode("latin-1")))
+    path = environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    raw_path, _, raw_query = (
+        environ.get("REQUEST_URI") or (path + ("?" + query if query else ""))
+    ).partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.5"},
+        "http_version": environ.get("SERVER_PROTOCOL", "HTTP/1.0").partition("/")[2],
+        "method": environ["REQUEST_METHOD"],
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": path.encode("latin-1").decode("utf-8", errors="replace"),
+        "raw_path": raw_path.encode("latin-1"),
+        "query_string": raw_query.encode("latin-1"),
+        "root_path": "",
+        "server": (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0)),
+        "headers": headers,
+        "extensions": {},
+    }
+    if environ.get("REMOTE_ADDR"):
+        scope["client"] = (environ["REMOTE_ADDR"], int(environ.get("REMOTE_PORT") or 0))
+    return scope
 
 
 def _phrase(status: int) -> str:

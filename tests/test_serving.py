@@ -1,5 +1,5 @@
 """How requests are served: the WSGI bridge (one event loop per waitress thread) and the
-pipeline that does its set-up once per operation (kener_api.wsgi, kener_api.pipeline)."""
+pipeline that does its set-up once per operation (kener_api.wsgi, kener_api.connexion_internals)."""
 
 import io
 import json
@@ -8,11 +8,11 @@ import threading
 import pytest
 
 import storage
-from kener_api.app import (
+from kener_api.connexion_internals import (
     CompiledJSONResponseBodyValidator,
     NamedParameterValidator,
     StrictJSONBodyValidator,
-    _validator_map,
+    validator_map,
 )
 from kener_api.wsgi import ThreadLoopWSGI
 from tests.conftest import TOKEN
@@ -27,6 +27,7 @@ def call(wsgi_app, method: str, path: str, body: bytes = b"", query: str = "", l
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8080",
         "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8080",
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(body),
         "CONTENT_LENGTH": str(len(body) if length is None else length),
@@ -161,5 +162,5 @@ def test_one_schema_validator_per_schema():
     ]
     assert response[0].validator is response[1].validator
     assert response[0].validator is not request[0]._validator  # request and response rules differ
-    assert _validator_map()["response"]["application/json"] is CompiledJSONResponseBodyValidator
-    assert _validator_map()["body"]["application/json"] is StrictJSONBodyValidator
+    assert validator_map()["response"]["application/json"] is CompiledJSONResponseBodyValidator
+    assert validator_map()["body"]["application/json"] is StrictJSONBodyValidator
