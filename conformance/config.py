@@ -14,7 +14,7 @@ PROFILES = {
     # The refined openapi.yaml and every rule of the reference behaviour.
     "strict": STRICT_SPEC,
 }
-GROUPS = ("monitors", "incidents", "auth", "errors", "schema")
+GROUPS = ("monitors", "incidents", "auth", "errors", "http", "schema")
 # The Schemathesis checks of the schema group (and of this project's own tests).
 CHECKS = [
     "not_a_server_error",

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
 import pytest
 
@@ -32,8 +33,9 @@ class Fault:
 class Answer(Exception):
     """Raised by a request change to answer at once, without the app."""
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, headers: list | None = None) -> None:
         self.status, self.body = status, body
+        self.headers = headers or [(b"content-type", b"application/json")]
 
 
 class Rewrite:
@@ -56,9 +58,12 @@ class Rewrite:
             try:
                 scope, body = self.change_request(dict(scope), body)
             except Answer as answer:
-                headers = [(b"content-type", b"application/json")]
                 await send(
-                    {"type": "http.response.start", "status": answer.status, "headers": headers}
+                    {
+                        "type": "http.response.start",
+                        "status": answer.status,
+                        "headers": answer.headers,
+                    }
                 )
                 await send({"type": "http.response.body", "body": answer.body})
                 return
@@ -156,6 +161,43 @@ def _state_ignored(scope, body):
             part for part in scope["query_string"].split(b"&") if not part.startswith(b"state=")
         )
         scope = {**scope, "query_string": query}
+    return scope, body
+
+
+def _encoded_slash_decoded(scope, body):
+    # Routing on the percent-decoded path, as waitress's PATH_INFO is.
+    raw = scope.get("raw_path")
+    if raw and b"%2f" in raw.lower():
+        scope = {**scope, "raw_path": unquote_to_bytes(raw)}
+    return scope, body
+
+
+def _last_query_value_wins(scope, body):
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    last = dict(pairs)
+    if len(last) < len(pairs):
+        scope = {**scope, "query_string": urlencode(last).encode()}
+    return scope, body
+
+
+def _trailing_slash_redirect(scope, body):
+    path = scope.get("raw_path") or scope["path"].encode()
+    if len(path) > 1 and path.endswith(b"/"):
+        location = b"http://" + (_header(scope, b"host") or b"localhost") + path.rstrip(b"/")
+        raise Answer(307, b"", [(b"location", location)])
+    return scope, body
+
+
+def _content_type_compared_as_text(scope, body):
+    value = _header(scope, b"content-type")
+    if body and value is not None and value != b"application/json":
+        raise Answer(400, b'{"error": "Content-Type must be application/json"}')
+    return scope, body
+
+
+def _host_optional(scope, body):
+    if _header(scope, b"host") is None:
+        scope = _set_header(scope, b"host", b"localhost")
     return scope, body
 
 
@@ -311,5 +353,31 @@ FAULTS = [
         "comments-newest-first",
         "comments are listed newest first",
         middleware=middleware(response=_json_answer(_comments_newest_first)),
+    ),
+    Fault(
+        "encoded-slash-routed",
+        "an encoded slash in a path parameter is routed as a slash: /api/incident/4%2Fcomment "
+        "answers the comments of incident 4",
+        middleware=middleware(request=_encoded_slash_decoded),
+    ),
+    Fault(
+        "last-query-value-wins",
+        "a query parameter given twice is taken at its last value",
+        middleware=middleware(request=_last_query_value_wins),
+    ),
+    Fault(
+        "trailing-slash-redirect",
+        "a trailing slash is answered with an empty 307 redirect",
+        middleware=middleware(request=_trailing_slash_redirect),
+    ),
+    Fault(
+        "content-type-compared-as-text",
+        "Content-Type is compared as text: APPLICATION/JSON or a charset parameter is refused",
+        middleware=middleware(request=_content_type_compared_as_text),
+    ),
+    Fault(
+        "host-optional",
+        "an HTTP/1.1 request without Host is served",
+        middleware=middleware(request=_host_optional),
     ),
 ]
