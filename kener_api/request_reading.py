@@ -286,6 +286,9 @@ def json_body(raw: bytes):
         raise refuse("request body starts with a byte order mark (U+FEFF), which JSON forbids")
     if not text.strip(" \t\r\n"):
         return None
+    depth = _nesting(text)
+    if depth > MAX_NESTING:
+        raise refuse(f"request body is nested {depth} deep, more than the {MAX_NESTING} allowed")
     try:
         body = json.loads(
             text,
@@ -301,6 +304,25 @@ def json_body(raw: bytes):
     if problem:
         raise refuse(f"request body: {problem}")
     return body
+
+
+# Deepest nesting of arrays and objects taken in a body: the contract's are 2 deep. Checked
+# before any parser sees the body, so that no parser, validator or encoder downstream recurses
+# past Python's limit on it.
+MAX_NESTING = 32
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """How deep arrays and objects nest in `text` (brackets inside strings not counted)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return 0  # cannot be deeper: the usual body is not scanned
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _unstorable_text(value) -> str | None:

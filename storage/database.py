@@ -1,12 +1,16 @@
 """Choosing the database from a URL, creating and migrating the schema, transactions."""
 
+import contextlib
 import functools
+import os
+import time
 from collections.abc import Callable
 
 from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 
+from storage.errors import TooCostly
 from storage.models import TABLES, ApiKey, SchemaVersion, database
 
 SQLITE_PRAGMAS = {
@@ -30,6 +34,7 @@ MIGRATIONS: list[Callable[[SchemaMigrator], None]] = [
 def open_database(url: str) -> None:
     """Point the models at the database named by `url` and bring its schema up to date."""
     if url.startswith("sqlite"):
+        _owner_only(url)
         db = db_url.connect(
             url.replace("sqlite://", "sqlite+pool://", 1),
             pragmas=SQLITE_PRAGMAS,
@@ -48,6 +53,17 @@ def open_database(url: str) -> None:
         )
     database.initialize(db)
     migrate_schema()
+
+
+def _owner_only(url: str) -> None:
+    """Files written before the server ran with umask 077 (`kener_api.cli`) are made its
+    owner's only as well: the database, its WAL and shared-memory files."""
+    path = url.split("://", 1)[1].removeprefix("/")
+    if not path or path.startswith(":memory:"):
+        return
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(name):
+            os.chmod(name, 0o600)
 
 
 def close_database() -> None:
@@ -127,6 +143,34 @@ class Statement:
         if sql is None:
             sql = self._sql[db.param] = self.text.format(p=db.param)
         return db.execute_sql(sql, params)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str, advice: str):
+    """Stop the statements run inside after `seconds` (SQLite: a progress handler that
+    interrupts the statement; PostgreSQL: `statement_timeout` for the transaction), raising
+    TooCostly: the thread is back at once, instead of held by one expensive request."""
+    if is_sqlite():
+        connection = database.connection()
+        deadline = time.monotonic() + seconds
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        try:
+            yield
+        except OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise TooCostly(what, seconds, advice) from None
+            raise
+        finally:
+            connection.set_progress_handler(None, 0)
+        return
+    try:
+        with database.atomic():
+            database.execute_sql(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+            yield
+    except OperationalError as exc:
+        if "statement timeout" in str(exc):
+            raise TooCostly(what, seconds, advice) from None
+        raise
 
 
 def reads(fn):

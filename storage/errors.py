@@ -21,3 +21,11 @@ class IncidentNotFound(Rejected):
 
 class InvalidValue(Rejected):
     """A value of the right type that the domain rules refuse (a time out of range, ...)."""
+
+
+class TooCostly(Rejected):
+    """A query stopped at its time limit: the request asked for more work than one answer is
+    allowed to cost."""
+
+    def __init__(self, what: str, seconds: float, advice: str):
+        super().__init__(f"{what} stopped after {seconds:g} s, its limit: {advice}")

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from peewee import SQL, fn
 
 from storage.catalog import catalog
-from storage.database import is_sqlite, reads, writes
+from storage.database import is_sqlite, reads, time_limit, writes
 from storage.errors import IncidentNotFound, InvalidValue
 from storage.models import Comment, Incident, IncidentTag
 
@@ -114,7 +114,15 @@ def search_incidents(filters: IncidentFilters) -> list[Incident]:
     if filters.title_like:
         query = query.where(Incident.title_folded.contains(filters.title_like.casefold()))
     query = query.order_by(Incident.created_at.desc(), Incident.number.desc())
-    return _with_tags(list(query.paginate(filters.page, filters.per_page)))
+    with time_limit(SEARCH_SECONDS, "search", SEARCH_ADVICE):
+        return _with_tags(list(query.paginate(filters.page, filters.per_page)))
+
+
+# The longest a search may run. A thread held by one costly search is one fewer for every
+# other client (4 read-key clients repeating a 1,000-character title_like made a status read
+# take 5 s).
+SEARCH_SECONDS = 2.0
+SEARCH_ADVICE = "narrow it with tags, created_after_utc or a shorter title_like"
 
 
 @writes
