@@ -24,7 +24,7 @@ import httpx
 import seed
 
 HERE = Path(__file__).resolve().parent
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"
 POSTGRES_URL = os.environ.get(
     "KENER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

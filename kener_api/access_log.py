@@ -14,7 +14,18 @@ log = logging.getLogger("kener_api.access")
 REDACTED = "[redacted]"
 # Where the security handler leaves which credential was accepted (never the credential).
 CREDENTIAL_KEY = "kener_credential"
-_KEY_PATTERN = re.compile(r"kener_[A-Za-z0-9_-]{20,}")
+# An API key is `kener_` and 43 URL-safe characters; the secret alone, or another long token,
+# is redacted too: whatever its prefix, a run of 32 or more such characters is a credential
+# more often than it is a monitor tag.
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,}")
+# What str.splitlines() and log readers take for a line end, but "\n" (tracebacks have it).
+_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every Unicode line separator escaped, so that a path cannot start a log line
+    of its own."""
+    return _LINE_BREAKS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 class AccessLog:
@@ -59,9 +70,16 @@ class AccessLog:
             "peer": (scope.get("client") or (None,))[0],
             "credential": scope.get("extensions", {}).get(CREDENTIAL_KEY),
         }
-        log.info(json.dumps(entry, ensure_ascii=False))
+        log.info(one_line(json.dumps(entry, ensure_ascii=False)))
 
     def _redact(self, text: str) -> str:
         if self.token and self.token in text:
             text = text.replace(self.token, REDACTED)
         return _KEY_PATTERN.sub(REDACTED, text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """The server's log format, each record's text escaped by `one_line`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(super().format(record))

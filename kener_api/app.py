@@ -10,7 +10,7 @@ from connexion.options import SwaggerUIOptions
 import storage
 from kener_api import connexion_internals
 from kener_api.access_log import AccessLog
-from kener_api.auth import AddressPolicy, bearer_handler, resolve_token
+from kener_api.auth import AddressPolicy, FailureLimiter, bearer_handler, resolve_token
 from kener_api.errors import PathMethods, register_error_handlers
 from kener_api.monitors import load_monitors
 from kener_api.request_reading import RequestReader
@@ -46,7 +46,11 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         pythonic_params=True,
         strict_validation=True,
         validate_responses=settings.validate_responses,
-        security_map={"bearer": bearer_handler(token, addresses)},
+        security_map={
+            "bearer": bearer_handler(
+                token, addresses, FailureLimiter(settings.auth_failures_per_minute)
+            )
+        },
         validator_map=connexion_internals.validator_map(),
         swagger_ui_options=SwaggerUIOptions(swagger_ui=False),
     )

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import storage
+from kener_api.access_log import OneLineFormatter
 from kener_api.app import create_app
 from kener_api.monitors import MonitorsFileError
 from kener_api.retention import RetentionJob
@@ -22,6 +23,9 @@ log = logging.getLogger("kener_api")
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Every file the server writes (database, WAL, backups, the generated token) is its
+    # owner's only: status data and key hashes are nobody else's to read.
+    os.umask(0o077)
     parser = argparse.ArgumentParser(prog="kener-api", description="Kener status-page API server.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API with waitress")
@@ -63,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backup":
         return backup_command(args)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # waitress warns "Task queue depth is N" on nearly every request under load.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     options = {name: value for name, value in vars(args).items() if name != "command"}

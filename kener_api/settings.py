@@ -24,12 +24,19 @@ ENVIRONMENT = {
     "KENER_MAX_BODY_BYTES": "max_body_bytes",
     "KENER_RETENTION_DAYS": "retention_days",
     "KENER_ACCESS_LOG": "access_log",
+    "KENER_HEAD_TIMEOUT": "head_timeout",
+    "KENER_MIN_BODY_RATE": "min_body_rate",
+    "KENER_CONNECTIONS_PER_ADDRESS": "connections_per_address",
+    "KENER_AUTH_FAILURES_PER_MINUTE": "auth_failures_per_minute",
     # Kener's names for its IP allow-list.
     "API_IP": "api_ip",
     "API_IP_REGEX": "api_ip_regex",
     "TRUSTED_PROXIES": "trusted_proxies",
+    "TRUSTED_PROXY_HEADER": "trusted_proxy_header",
 }
 
+
+PROXY_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded")
 
 SQLITE_THREADS = 2
 POSTGRES_THREADS = 4
@@ -61,12 +68,25 @@ class Settings:
     access_log: bool = True
     # Request bodies larger than this are refused (400) before they are read.
     max_body_bytes: int = 64 * 1024
+    # Slow clients: a request line and headers must arrive whole within this many seconds of
+    # their first byte, and a body at this many bytes per second at least (after as many
+    # seconds of grace); a client address may hold this many connections at once (trusted
+    # proxies excepted: every client comes through them).
+    head_timeout: int = 10
+    min_body_rate: int = 1024
+    connections_per_address: int = 32
+    # Wrong credentials one client address may send per minute before it is refused, its
+    # credential unread, until the minute has passed.
+    auth_failures_per_minute: int = 100
     # Client addresses allowed to call the API: exact addresses, and a pattern searched in the
     # address. Neither set: any address.
     api_ip: tuple[str, ...] = ()
     api_ip_regex: re.Pattern | None = None
     # Peers whose X-Forwarded-For / X-Real-IP headers are believed (addresses or networks).
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # The one header those proxies set: x-forwarded-for, x-real-ip or forwarded (RFC 7239).
+    # Required with trusted_proxies: a header the proxy does not set passes from the client.
+    trusted_proxy_header: str | None = None
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
@@ -79,7 +99,13 @@ class Settings:
             if raw:
                 values[name] = _convert(name, raw, source=variable)
         values.update({name: value for name, value in overrides.items() if value is not None})
-        return replace(cls(), **values)
+        settings = replace(cls(), **values)
+        if settings.trusted_proxies and settings.trusted_proxy_header is None:
+            raise SettingsError(
+                "TRUSTED_PROXIES needs TRUSTED_PROXY_HEADER: the one header your proxy sets "
+                "(X-Forwarded-For, X-Real-IP or Forwarded); any other passes from the client"
+            )
+        return settings
 
     @property
     def database(self) -> str:
@@ -99,10 +125,31 @@ class Settings:
         return SQLITE_THREADS if self.database.startswith("sqlite") else POSTGRES_THREADS
 
 
+# Shortest API_TOKEN accepted: a shorter one falls to guessing (unset, one is generated).
+MIN_TOKEN_LENGTH = 16
+
+
 def _convert(name: str, raw: str, source: str):
+    if name == "api_token":
+        token = raw.strip()
+        if token and len(token) < MIN_TOKEN_LENGTH:
+            raise SettingsError(
+                f"{source} must be at least {MIN_TOKEN_LENGTH} characters, got {len(token)}: "
+                "a short token can be guessed (leave it unset to have one generated)"
+            )
+        return token or None
     if name in ("data_dir", "monitors_file"):
         return Path(raw)
-    if name in ("port", "threads", "max_body_bytes", "retention_days"):
+    if name in (
+        "port",
+        "threads",
+        "max_body_bytes",
+        "retention_days",
+        "head_timeout",
+        "min_body_rate",
+        "connections_per_address",
+        "auth_failures_per_minute",
+    ):
         try:
             value = int(raw)
         except ValueError:
@@ -123,6 +170,13 @@ def _convert(name: str, raw: str, source: str):
                 lambda entry: ipaddress.ip_network(entry, strict=False),
             )
         )
+    if name == "trusted_proxy_header":
+        header = raw.strip().lower()
+        if header not in PROXY_HEADERS:
+            raise SettingsError(
+                f"{source} must be one of X-Forwarded-For, X-Real-IP, Forwarded; got {raw!r}"
+            )
+        return header
     if name == "api_ip_regex":
         try:
             return re.compile(raw)

@@ -26,7 +26,7 @@ from storage import Monitor
 
 def test_settings_defaults_environment_then_overrides(tmp_path):
     environment = {
-        "API_TOKEN": "from-env",
+        "API_TOKEN": "from-env-0123456789",
         "DATABASE_URL": "sqlite:///elsewhere.db",
         "KENER_DATA_DIR": str(tmp_path),
         "KENER_PORT": "9000",
@@ -34,7 +34,7 @@ def test_settings_defaults_environment_then_overrides(tmp_path):
         "KENER_VALIDATE_RESPONSES": "false",
     }
     settings = Settings.load(environment, port=9100, host=None)
-    assert settings.api_token == "from-env"
+    assert settings.api_token == "from-env-0123456789"
     assert settings.database == "sqlite:///elsewhere.db"
     assert settings.data_dir == tmp_path
     assert settings.port == 9100  # the override wins over the environment
@@ -184,12 +184,19 @@ def test_serve_generates_a_token_prints_it_and_stops_on_sigterm(tmp_path):
 def test_serve_takes_the_token_from_the_environment(tmp_path):
     port = free_port()
     process = start_cli(
-        "serve", "--port", str(port), "--data-dir", str(tmp_path), env={"API_TOKEN": "env-token"}
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path),
+        env={"API_TOKEN": "env-token-0123456789"},
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(url, process)
-        answer = httpx.get(f"{url}/api/incident", headers={"Authorization": "Bearer env-token"})
+        answer = httpx.get(
+            f"{url}/api/incident", headers={"Authorization": "Bearer env-token-0123456789"}
+        )
         assert answer.status_code == 200
         assert not (tmp_path / TOKEN_FILE_NAME).exists()
     finally:
@@ -220,7 +227,7 @@ def test_serve_keeps_to_one_cpu_unless_told_not_to(tmp_path, affinity, cpus):
         str(tmp_path),
         "--cpu-affinity",
         affinity,
-        env={"API_TOKEN": "t"},
+        env={"API_TOKEN": "t" * 16},
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}", process)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_config import free_port, start_cli, wait_until_serving
 
-TOKEN = "shutdown-token"
+TOKEN = "shutdown-token-0123456789"
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
