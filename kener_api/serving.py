@@ -4,14 +4,16 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
-from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+from waitress.utilities import Error, RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 
+from kener_api.auth import AddressPolicy, normalized_address
 from kener_api.settings import Settings
 
 # Connections held open at once; past it waitress stops accepting until one closes. Each idle
@@ -57,8 +59,10 @@ def make_server(
         clear_untrusted_proxy_headers=False,
     )
     # One server, or one per address when the host name resolves to several.
+    edge = EdgePolicy.from_settings(settings)
     for listener in _listeners(server):
         listener.channel_class = JSONErrorChannel
+        listener.edge = edge
     return server
 
 
@@ -69,6 +73,14 @@ class JSONErrorTask(ErrorTask):
 
     def execute(self):
         error = self.request.error
+        if isinstance(error, MissingCredentials):
+            body = json.dumps({"error": error.body}).encode()
+            self.status = "401 Unauthorized"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+            return
         if isinstance(error, RequestEntityTooLarge):
             limit = self.channel.server.adj.max_request_body_size - 1
             message = f"request body too large: the limit is {limit} bytes"
@@ -76,7 +88,11 @@ class JSONErrorTask(ErrorTask):
             limit = self.channel.server.adj.max_request_header_size
             message = f"request line and headers too large: the limit is {limit} bytes"
         else:
-            message = f"malformed request: {error.reason}: {error.body}"
+            detail = error.body
+            if 'header line "' in detail:
+                # waitress quotes the whole line, which may be the Authorization header.
+                detail = detail.partition('"')[0].rstrip(' :"') + " (line not shown)"
+            message = f"malformed request: {error.reason}: {detail}"
         body = json.dumps({"error": message}).encode()
         # 501 is waitress refusing a Transfer-Encoding it does not know: the client's doing.
         client_fault = error.code < 500 or error.code == 501
@@ -88,7 +104,8 @@ class JSONErrorTask(ErrorTask):
 
 
 class RequestParser(HTTPRequestParser):
-    """waitress's request parser, less three faults found by tests/test_http_messages.py:
+    """waitress's request parser, with one framing or none (`_check_framing`), less three
+    faults found by tests/test_http_messages.py:
 
     - a request line with any HTTP/x.y was answered as if it were HTTP/1.0: `HTTP/2.0` and
       `HTTP/1.2` are refused (400; RFC 9110's 505 is a 5xx, which would read as the server's
@@ -103,6 +120,7 @@ class RequestParser(HTTPRequestParser):
     _wire_bytes = 0
 
     def parse_header(self, header_plus) -> None:
+        _check_framing(header_plus)
         super().parse_header(header_plus)
         if self.version not in ("1.0", "1.1"):
             raise ParsingError(f"HTTP/{self.version} is not supported: send HTTP/1.1 or HTTP/1.0")
@@ -119,13 +137,149 @@ class RequestParser(HTTPRequestParser):
         self._wire_bytes = value  # what waitress counts: the bytes on the wire
 
 
+def _check_framing(header_plus: bytes) -> None:
+    """One framing or none (RFC 9112 sections 5.2, 6.1 and 6.3): a message whose length two
+    parties could read differently is refused, so that no request can hide inside another one
+    behind a proxy that frames it otherwise. waitress would read `Content-Length` with
+    `Transfer-Encoding: chunked` as chunked and keep the connection open, accept `chunked,
+    chunked`, join repeated headers and unfold continued lines. Each refusal closes the
+    connection: nothing sent after it on the connection is read as a request."""
+    first, _, rest = header_plus.partition(b"\r\n")
+    lines = [line for line in rest.split(b"\r\n") if line]
+    if any(line[:1] in (b" ", b"\t") for line in lines):
+        raise ParsingError("a header line continued on the next (obs-fold): send each on one line")
+    fields: dict[bytes, list[bytes]] = {}
+    for line in lines:
+        name, _, value = line.partition(b":")
+        fields.setdefault(name.strip().lower(), []).append(value.strip(b" \t"))
+    lengths = fields.get(b"content-length", [])
+    codings = fields.get(b"transfer-encoding", [])
+    if len(lengths) > 1:
+        raise ParsingError("Content-Length given more than once")
+    if len(codings) > 1:
+        raise ParsingError("Transfer-Encoding given more than once")
+    if lengths and codings:
+        raise ParsingError("both Content-Length and Transfer-Encoding: send one of them")
+    if codings and first.rstrip().endswith(b"HTTP/1.0"):
+        raise ParsingError("Transfer-Encoding in an HTTP/1.0 request: send Content-Length")
+    if codings and codings[0].lower() != b"chunked":
+        raise ParsingError(
+            f"Transfer-Encoding must be chunked, alone: not {codings[0].decode('latin-1')!r}"
+        )
+
+
 # Bytes on the wire per byte of a chunked body, at most: 1-byte chunks take 6 ("1\r\nx\r\n").
 FRAMING_ALLOWANCE = 8
 
 
+class MissingCredentials(Error):
+    code = 401
+    reason = "Unauthorized"
+
+
 class JSONErrorChannel(HTTPChannel):
+    """A waitress connection that answers its errors in JSON, reads requests with
+    `RequestParser`, and does not let a slow client hold it: see `EdgePolicy`."""
+
     error_task_class = JSONErrorTask
     parser_class = RequestParser
+
+    def __init__(self, server, sock, addr, adj, map=None) -> None:
+        super().__init__(server, sock, addr, adj, map)
+        self._request_started = time.monotonic()
+        refusal = server.edge.refusal(self)
+        if refusal:
+            log.warning("connection from %s refused: %s", addr[0], refusal)
+            self.will_close = True
+            self.handle_close()
+
+    def send_continue(self) -> None:
+        """`100 Continue` only to a request that carries a bearer credential: one without is
+        answered 401 at once, and its body is never read (the connection is closed after)."""
+        authorization = self.request.headers.get("AUTHORIZATION", "")
+        scheme, _, credential = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and credential.strip():
+            super().send_continue()
+            return
+        self.request.expect_continue = False
+        self.request.error = MissingCredentials(
+            "missing Authorization header: send 'Bearer <token>'"
+            if not authorization
+            else "Authorization header must be 'Bearer <token>'"
+        )
+        self.request.completed = True
+
+    def received(self, data) -> bool:
+        if self.request is None and data:
+            self._request_started = time.monotonic()  # a new request begins
+        return super().received(data)
+
+    def readable(self) -> bool:
+        # Called on every pass of the serving loop: where a request that takes too long to
+        # arrive is noticed, however slowly its bytes trickle in.
+        if not self.will_close and self.request is not None:
+            lateness = self.server.edge.too_slow(self.request, self._request_started)
+            if lateness:
+                log.warning("closed a connection from %s: %s", self.addr[0], lateness)
+                self.will_close = True
+        return super().readable()
+
+
+@dataclass(frozen=True)
+class EdgePolicy:
+    """What a connection must do to be served, judged by waitress's thread before the app
+    sees anything: an allowed client address (API_IP, API_IP_REGEX, for a peer that is not a
+    trusted proxy), at most `connections_per_address` open connections from it, a whole
+    request head within `head_timeout` seconds and its body at `min_body_rate` or faster.
+
+    waitress alone closes a connection only after CHANNEL_TIMEOUT_SECONDS without a byte: a
+    client sending one byte every few seconds kept its connection forever, and 500 of them
+    (CONNECTION_LIMIT) stopped the server from accepting anyone else."""
+
+    addresses: AddressPolicy
+    head_timeout: float
+    min_body_rate: int
+    connections_per_address: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "EdgePolicy":
+        return cls(
+            AddressPolicy.from_settings(settings),
+            settings.head_timeout,
+            settings.min_body_rate,
+            settings.connections_per_address,
+        )
+
+    def refusal(self, channel) -> str | None:
+        peer = normalized_address(channel.addr[0]) if channel.addr else ""
+        if self.addresses.trusts(peer):
+            return None  # its clients are judged by the app, by their forwarded address
+        if not self.addresses.allows(peer):
+            return f"address {peer} is not allowed to call this API"
+        same = sum(
+            1
+            for other in list(channel.server.active_channels.values())
+            if other is not channel
+            and other.addr
+            and normalized_address(other.addr[0]) == peer
+            and not other.will_close
+        )
+        if same >= self.connections_per_address:
+            return f"{same} connections open from it already (KENER_CONNECTIONS_PER_ADDRESS)"
+        return None
+
+    def too_slow(self, request, started: float) -> str | None:
+        elapsed = time.monotonic() - started
+        if not request.headers_finished:
+            if elapsed > self.head_timeout:
+                return f"request head not received whole within {self.head_timeout} s"
+            return None
+        if request.completed:
+            return None
+        allowed = self.head_timeout + request.body_bytes_received / self.min_body_rate
+        if elapsed > allowed:
+            return f"request body slower than {self.min_body_rate} bytes/s"
+        return None
 
 
 def run_until(server, stop: threading.Event) -> None:
