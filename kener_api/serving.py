@@ -172,6 +172,37 @@ def _check_framing(header_plus: bytes) -> None:
 FRAMING_ALLOWANCE = 8
 
 
+class _QuietLog:
+    """At most one warning per client address a minute, saying how many were held back: an
+    attacker opening thousands of connections must not fill the log as well."""
+
+    INTERVAL = 60
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, address: str, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(address)
+            if last is not None and now - last < self.INTERVAL:
+                self._held[address] = self._held.get(address, 0) + 1
+                return
+            if len(self._last) >= self.MAX_ADDRESSES:
+                self._last.clear()
+            self._last[address] = now
+            held = self._held.pop(address, 0)
+        if held:
+            message += f" ({held} more like it from this address in the last minute)"
+        log.warning("%s", message)
+
+
+_edge_log = _QuietLog()
+
+
 class MissingCredentials(Error):
     code = 401
     reason = "Unauthorized"
@@ -189,7 +220,7 @@ class JSONErrorChannel(HTTPChannel):
         self._request_started = time.monotonic()
         refusal = server.edge.refusal(self)
         if refusal:
-            log.warning("connection from %s refused: %s", addr[0], refusal)
+            _edge_log.warning(addr[0], f"connection from {addr[0]} refused: {refusal}")
             self.will_close = True
             self.handle_close()
 
@@ -220,7 +251,9 @@ class JSONErrorChannel(HTTPChannel):
         if not self.will_close and self.request is not None:
             lateness = self.server.edge.too_slow(self.request, self._request_started)
             if lateness:
-                log.warning("closed a connection from %s: %s", self.addr[0], lateness)
+                _edge_log.warning(
+                    self.addr[0], f"closed a connection from {self.addr[0]}: {lateness}"
+                )
                 self.will_close = True
         return super().readable()
 

@@ -77,7 +77,7 @@ class Trickle:
             sock.close()
 
 
-def test_trickling_connections_from_one_address_do_not_starve_another(settings, tmp_path):
+def test_trickling_connections_from_one_address_do_not_starve_another(settings, caplog):
     settings = dataclasses.replace(settings, head_timeout=3, access_log=False)
     app = create_app(settings)
     try:
@@ -122,6 +122,9 @@ def test_trickling_connections_from_one_address_do_not_starve_another(settings, 
     # The attackers were held off, not merely slow: far more connections were opened than
     # the cap lets stay open, because the server kept closing them.
     assert attack.opened > settings.connections_per_address
+    # Thousands of refusals, a few log lines: at most one a minute per address and reason.
+    warnings = [r for r in caplog.records if r.name == "kener_api.serving"]
+    assert 1 <= len(warnings) <= 2, [r.getMessage() for r in warnings]
 
 
 def test_a_trickling_request_head_is_closed_at_the_deadline(settings):
