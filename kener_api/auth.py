@@ -48,6 +48,25 @@ def resolve_token(settings: Settings) -> str:
     return _generate_token(path)
 
 
+def existing_token(settings: Settings) -> str | None:
+    """The token clients must send, if there is one yet: configured, or stored by a start
+    (`resolve_token`); never generated here."""
+    if settings.api_token:
+        return settings.api_token
+    try:
+        return (settings.data_dir / TOKEN_FILE_NAME).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def credential_known(credential: str, token: str | None) -> bool:
+    """Whether `credential` is the token or a stored key (its scope and the client's address
+    are judged later, by the security handler)."""
+    if token is not None and hmac.compare_digest(credential.encode(), token.encode()):
+        return True
+    return storage.keys.find_key(credential) is not None
+
+
 def _generate_token(path: Path) -> str:
     token = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 from waitress.utilities import Error, RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 
-from kener_api.auth import AddressPolicy, normalized_address
+from kener_api.auth import AddressPolicy, credential_known, existing_token, normalized_address
 from kener_api.settings import Settings
 
 # Connections held open at once; past it waitress stops accepting until one closes. Each idle
@@ -225,19 +225,26 @@ class JSONErrorChannel(HTTPChannel):
             self.handle_close()
 
     def send_continue(self) -> None:
-        """`100 Continue` only to a request that carries a bearer credential: one without is
-        answered 401 at once, and its body is never read (the connection is closed after)."""
+        """`100 Continue` only to a request whose bearer credential is the token or a stored
+        key: one without, or with another, is answered 401 at once and its body is never read
+        (the connection is closed after). Its scope and address are judged with the request."""
         authorization = self.request.headers.get("AUTHORIZATION", "")
         scheme, _, credential = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer" and credential.strip():
+        if not authorization:
+            refusal = "missing Authorization header: send 'Bearer <token>'"
+        elif scheme.lower() != "bearer" or not credential.strip():
+            refusal = "Authorization header must be 'Bearer <token>'"
+        else:
+            try:
+                known = credential_known(credential.strip(), self.server.edge.token)
+            except Exception:  # a database fault: the request reports it, with its body
+                known = True
+            refusal = None if known else "invalid token"
+        if refusal is None:
             super().send_continue()
             return
         self.request.expect_continue = False
-        self.request.error = MissingCredentials(
-            "missing Authorization header: send 'Bearer <token>'"
-            if not authorization
-            else "Authorization header must be 'Bearer <token>'"
-        )
+        self.request.error = MissingCredentials(refusal)
         self.request.completed = True
 
     def received(self, data) -> bool:
@@ -270,6 +277,7 @@ class EdgePolicy:
     (CONNECTION_LIMIT) stopped the server from accepting anyone else."""
 
     addresses: AddressPolicy
+    token: str | None  # for `100 Continue`, which waits for a known credential
     head_timeout: float
     min_body_rate: int
     connections_per_address: int
@@ -278,6 +286,7 @@ class EdgePolicy:
     def from_settings(cls, settings: Settings) -> "EdgePolicy":
         return cls(
             AddressPolicy.from_settings(settings),
+            existing_token(settings),
             settings.head_timeout,
             settings.min_body_rate,
             settings.connections_per_address,

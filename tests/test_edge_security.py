@@ -236,10 +236,16 @@ def test_no_100_continue_and_no_body_read_without_credentials(live_server):
         b"HTTP/1.0 401 Unauthorized\r\n"
     ), refused
     assert b"missing Authorization header" in refused
+    wrong = _head(live_server.url, head + b"Authorization: Bearer wrong-0123456789\r\n\r\n")
+    assert b" 401 Unauthorized\r\n" in wrong.split(b"\r\n\r\n")[0] + b"\r\n", wrong
+    assert b"invalid token" in wrong
     accepted = _head(
         live_server.url, head + b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
     )
     assert accepted == b"HTTP/1.1 100 Continue\r\n\r\n"
+    key = storage.keys.create_key("pusher", "push", 0)
+    with_key = _head(live_server.url, head + b"Authorization: Bearer " + key.encode() + b"\r\n\r\n")
+    assert with_key == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert stored_statuses() == []
 
 
