@@ -246,11 +246,24 @@ class JSONErrorChannel(HTTPChannel):
         self.request.expect_continue = False
         self.request.error = MissingCredentials(refusal)
         self.request.completed = True
+        if not self._receiving:
+            # Called by waitress's service loop once the requests before it were answered
+            # (under its requests lock, none left queued): queue this one, as `received`
+            # would have.
+            self.requests.append(self.request)
+            self.request = None
+            self.server.add_task(self)
+
+    _receiving = False
 
     def received(self, data) -> bool:
         if self.request is None and data:
             self._request_started = time.monotonic()  # a new request begins
-        return super().received(data)
+        self._receiving = True
+        try:
+            return super().received(data)
+        finally:
+            self._receiving = False
 
     def readable(self) -> bool:
         # Called on every pass of the serving loop: where a request that takes too long to

@@ -231,12 +231,14 @@ def test_no_100_continue_and_no_body_read_without_credentials(live_server):
         b"POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\nExpect: 100-continue\r\n" % len(PUSH)
     )
-    refused = _head(live_server.url, head + b"\r\n")  # the body is never sent
+    refused = send_until_closed(live_server.url, head + b"\r\n")  # the body is never sent
     assert refused.startswith(b"HTTP/1.1 401 Unauthorized\r\n") or refused.startswith(
         b"HTTP/1.0 401 Unauthorized\r\n"
     ), refused
     assert b"missing Authorization header" in refused
-    wrong = _head(live_server.url, head + b"Authorization: Bearer wrong-0123456789\r\n\r\n")
+    wrong = send_until_closed(
+        live_server.url, head + b"Authorization: Bearer wrong-0123456789\r\n\r\n"
+    )
     assert b" 401 Unauthorized\r\n" in wrong.split(b"\r\n\r\n")[0] + b"\r\n", wrong
     assert b"invalid token" in wrong
     accepted = _head(
@@ -282,3 +284,18 @@ def test_a_search_past_its_time_limit_is_400(api, monkeypatch):
         "search stopped after 0 s, its limit: "
         "narrow it with tags, created_after_utc or a shorter title_like"
     )
+
+
+def test_100_continue_is_refused_also_behind_a_pipelined_request(live_server):
+    """waitress decides on 100 Continue in two places: when the head arrives, and, when
+    requests were queued before it, once they are answered. Both refuse alike."""
+    first = b"GET /api/status?tag=earth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+    first += TOKEN.encode() + b"\r\n\r\n"
+    waiting = (
+        b"POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(PUSH)
+    )
+    received = send_until_closed(live_server.url, first + waiting)  # the body is never sent
+    statuses = re.findall(rb"HTTP/1\.[01] (\d{3}) ", received)
+    assert statuses == [b"200", b"401"], received
+    assert b"missing Authorization header" in received
