@@ -4,7 +4,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
@@ -200,9 +200,6 @@ class _QuietLog:
         log.warning("%s", message)
 
 
-_edge_log = _QuietLog()
-
-
 class MissingCredentials(Error):
     code = 401
     reason = "Unauthorized"
@@ -220,7 +217,7 @@ class JSONErrorChannel(HTTPChannel):
         self._request_started = time.monotonic()
         refusal = server.edge.refusal(self)
         if refusal:
-            _edge_log.warning(addr[0], f"connection from {addr[0]} refused: {refusal}")
+            server.edge.log.warning(addr[0], f"connection from {addr[0]} refused: {refusal}")
             self.will_close = True
             self.handle_close()
 
@@ -271,7 +268,7 @@ class JSONErrorChannel(HTTPChannel):
         if not self.will_close and self.request is not None:
             lateness = self.server.edge.too_slow(self.request, self._request_started)
             if lateness:
-                _edge_log.warning(
+                self.server.edge.log.warning(
                     self.addr[0], f"closed a connection from {self.addr[0]}: {lateness}"
                 )
                 self.will_close = True
@@ -294,6 +291,7 @@ class EdgePolicy:
     head_timeout: float
     min_body_rate: int
     connections_per_address: int
+    log: _QuietLog = field(default_factory=_QuietLog, compare=False)  # per server
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "EdgePolicy":
