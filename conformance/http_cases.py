@@ -3,7 +3,7 @@ targeted, with the answer each variant must get.
 
 A `Variant` changes one thing of a valid request (one dimension: the media type, the body, its
 framing, the target, the headers, the method) and says whether the changed request must be
-taken as the original (`accept`), refused with a 4xx (`refuse`), or either (`either`). The
+taken as the original (`accept`) or refused with a 4xx (`refuse`). The
 matrix is every variant with every operation it applies to; `cases()` (a Hypothesis
 strategy) combines variants of several dimensions, so that combinations nobody listed are
 tried too: a combination must be accepted when all its variants are, and refused otherwise.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from conformance.raw_http import Answer
 
-ACCEPT, REFUSE, EITHER = "accept", "refuse", "either"
+ACCEPT, REFUSE = "accept", "refuse"
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class Variant:
     dimension: str
     name: str
     change: Change
-    outcome: str  # ACCEPT, REFUSE or EITHER
+    outcome: str  # ACCEPT or REFUSE
     statuses: tuple[int, ...] = (400,)  # the refusals the strict profile allows
     applies: Callable[[Operation], bool] = _always
     rfc: bool = False  # required by HTTP itself: judged in every profile
@@ -533,17 +533,13 @@ class Case:
 
     @property
     def outcome(self) -> str:
-        outcomes = {variant.outcome for variant in self.variants}
-        if REFUSE in outcomes:
-            return REFUSE
-        if EITHER in outcomes:
-            return EITHER
-        return ACCEPT
+        refused = any(variant.outcome == REFUSE for variant in self.variants)
+        return REFUSE if refused else ACCEPT
 
     @property
     def statuses(self) -> tuple[int, ...]:
         """The refusals allowed: any variant's (which check comes first is the server's)."""
-        return tuple(sorted({s for v in self.variants if v.outcome != ACCEPT for s in v.statuses}))
+        return tuple(sorted({s for v in self.variants if v.outcome == REFUSE for s in v.statuses}))
 
     @property
     def rfc(self) -> bool:
@@ -554,8 +550,6 @@ class Case:
         return f"{self.operation.operation_id}[{'+'.join(v.id for v in self.variants)}]"
 
     def request(self, context: Context) -> Request:
-        # Only a request that must be refused carries the marker: one that may be accepted
-        # (EITHER) may be stored.
         request = base_request(self.operation, context, refused=self.outcome == REFUSE)
         ordered = sorted(self.variants, key=lambda v: DIMENSIONS.index(v.dimension))
         for variant in ordered:
@@ -615,10 +609,6 @@ def problems(case: Case, answer: Answer, strict: bool) -> list[str]:
             found.append(f"expected 200, as for the plain request; got {answer.describe()}")
         elif case.outcome == REFUSE and answer.status not in refusals:
             found.append(f"expected a refusal ({_statuses(refusals)}); got {answer.describe()}")
-        elif case.outcome == EITHER and answer.status != 200 and answer.status not in refusals:
-            found.append(
-                f"expected 200 or a refusal ({_statuses(refusals)}); got {answer.describe()}"
-            )
     if strict:
         if answer.status not in STRICT_STATUSES | allowed_5xx:
             found.append(f"status {answer.status} is not one the contract declares")

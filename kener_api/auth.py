@@ -24,6 +24,7 @@ from connexion.security import BearerSecurityHandler
 
 import storage
 from kener_api.access_log import CREDENTIAL_KEY
+from kener_api.request_reading import header_lists
 from kener_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class AddressPolicy:
         peer = normalized_address((scope.get("client") or ("",))[0])
         if not self.trusted_proxies or not self._trusted(peer):
             return peer
-        values = _headers(scope).get(self.proxy_header.encode(), [])
+        values = header_lists(scope.get("headers", ())).get(self.proxy_header.encode(), [])
         if not values:
             return peer
         if self.proxy_header == "x-real-ip":
@@ -157,13 +158,6 @@ class AddressPolicy:
         except ValueError:
             return False
         return any(ip in network for network in self.trusted_proxies)
-
-
-def _headers(scope) -> dict[bytes, list[str]]:
-    headers: dict[bytes, list[str]] = {}
-    for name, value in scope.get("headers", ()):
-        headers.setdefault(name.lower(), []).append(value.decode("latin-1"))
-    return headers
 
 
 def _parse_address(text: str, header: str) -> str:

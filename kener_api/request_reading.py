@@ -61,7 +61,7 @@ def read_message(scope: dict) -> dict:
     version = scope.get("http_version", "1.1")
     if version not in ("1.0", "1.1"):
         raise refuse(f"HTTP/{version} is not supported: send HTTP/1.1 or HTTP/1.0")
-    headers = _header_lists(scope["headers"])
+    headers = header_lists(scope["headers"])
     host = _singleton(headers, b"host")
     if host is None and version == "1.1":
         raise refuse("an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)")
@@ -88,7 +88,8 @@ def read_message(scope: dict) -> dict:
     return {"path": _decode_path(path), "raw_path": path, "query_string": _checked_query(query)}
 
 
-def _header_lists(raw_headers) -> dict[bytes, list[str]]:
+def header_lists(raw_headers) -> dict[bytes, list[str]]:
+    """Each header's values by lower-case name, in the order received."""
     headers: dict[bytes, list[str]] = {}
     for name, value in raw_headers:
         headers.setdefault(name.lower(), []).append(value.decode("latin-1"))
@@ -231,8 +232,7 @@ def _content_length(headers: dict[bytes, list[str]]) -> int:
         return 0  # the server refuses those itself; nothing is read here
 
 
-def has_body(scope: dict) -> bool:
-    headers = _header_lists(scope["headers"])
+def _has_body(headers: dict[bytes, list[str]]) -> bool:
     return _content_length(headers) > 0 or b"transfer-encoding" in headers
 
 
@@ -240,10 +240,9 @@ def require_json(scope: dict) -> dict:
     """The request of an operation with a body has one, and says it is `application/json` in
     UTF-8; answers the scope with that header spelled as Connexion expects it (it tells JSON
     from other bodies by comparing the text)."""
-    headers = _header_lists(scope["headers"])
+    headers = header_lists(scope["headers"])
     values = headers.get(b"content-type")
-    sent = _content_length(headers) > 0 or b"transfer-encoding" in headers
-    if not sent:
+    if not _has_body(headers):
         raise refuse(f"request body is required: a JSON object, sent as {JSON}")
     if not values:
         raise refuse(f"Content-Type header is missing: send the body as {JSON}")
@@ -264,7 +263,7 @@ def require_json(scope: dict) -> dict:
 
 def refuse_body(scope: dict) -> None:
     """An operation without a request body gets none: what it would mean is undefined."""
-    if has_body(scope):
+    if _has_body(header_lists(scope["headers"])):
         raise refuse(f"{scope['method']} {scope['path']} takes no request body")
 
 
