@@ -16,6 +16,7 @@ those of HTTP (RFC 9110, RFC 9112, RFC 3986) and, where HTTP leaves a choice, th
 Every refusal is a `BadRequestProblem`, answered 400 `{"error": ...}` by `kener_api.errors`.
 """
 
+import functools
 import json
 import math
 import re
@@ -120,12 +121,12 @@ def _split_target(scope: dict) -> tuple[bytes, bytes]:
     path = scope.get("raw_path") or scope["path"].encode("utf-8")
     query = scope.get("query_string", b"")
     target = path + (b"?" + query if query else b"")
-    for index, byte in enumerate(target):
-        if byte <= 0x20 or byte >= 0x7F:
-            raise refuse(
-                f"request target has byte {byte:#04x} at {index}, which a URI cannot hold: "
-                "percent-encode it"
-            )
+    bad = _NOT_URI_BYTE.search(target)
+    if bad:
+        raise refuse(
+            f"request target has byte {target[bad.start()]:#04x} at {bad.start()}, which a URI "
+            "cannot hold: percent-encode it"
+        )
     if b"#" in target:
         raise refuse(f"request target must not have a fragment: {echo(target.decode())}")
     absolute = _ABSOLUTE_FORM.match(target)
@@ -144,6 +145,8 @@ def _split_target(scope: dict) -> tuple[bytes, bytes]:
     return path, query
 
 
+# Controls, space, DEL and non-ASCII: RFC 3986 has none of them in a URI.
+_NOT_URI_BYTE = re.compile(rb"[\x00-\x20\x7f-\xff]")
 _ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+.-]*)://[^/?]*")
 _ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _ENCODED_SLASH = re.compile(rb"%2[Ff]")
@@ -210,6 +213,7 @@ _MEDIA_TYPE = re.compile(
 _PARAMETER = re.compile(rf"({_TOKEN})=({_TOKEN}|{_QUOTED})")
 
 
+@functools.lru_cache(maxsize=256)  # clients send a handful of spellings, over and over
 def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
     """`type/subtype` in lower case and the parameters (names in lower case, values
     unquoted); a value that is not a media type is refused."""

@@ -11,7 +11,12 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
-from waitress.utilities import Error, RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+from waitress.utilities import (
+    BadRequest,
+    Error,
+    RequestEntityTooLarge,
+    RequestHeaderFieldsTooLarge,
+)
 
 from kener_api.auth import AddressPolicy, credential_known, existing_token, normalized_address
 from kener_api.settings import Settings
@@ -227,8 +232,14 @@ class JSONErrorChannel(HTTPChannel):
         (the connection is closed after). Its scope and address are judged with the request."""
         authorization = self.request.headers.get("AUTHORIZATION", "")
         scheme, _, credential = authorization.strip().partition(" ")
+        error = MissingCredentials
         if not authorization:
             refusal = "missing Authorization header: send 'Bearer <token>'"
+        elif "," in authorization:  # two headers, joined by waitress: as the app says, 400
+            refusal, error = (
+                "Authorization header given more than once: send one credential",
+                BadRequest,
+            )
         elif scheme.lower() != "bearer" or not credential.strip():
             refusal = "Authorization header must be 'Bearer <token>'"
         else:
@@ -241,7 +252,7 @@ class JSONErrorChannel(HTTPChannel):
             super().send_continue()
             return
         self.request.expect_continue = False
-        self.request.error = MissingCredentials(refusal)
+        self.request.error = error(refusal)
         self.request.completed = True
         if not self._receiving:
             # Called by waitress's service loop once the requests before it were answered

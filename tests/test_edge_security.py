@@ -299,3 +299,15 @@ def test_100_continue_is_refused_also_behind_a_pipelined_request(live_server):
     statuses = re.findall(rb"HTTP/1\.[01] (\d{3}) ", received)
     assert statuses == [b"200", b"401"], received
     assert b"missing Authorization header" in received
+
+
+def test_100_continue_with_two_authorization_headers_is_400_as_without_it(live_server):
+    """Found by the generator: the channel said 401 "invalid token" where the app says 400."""
+    credential = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+    head = (
+        b"POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nExpect: 100-continue\r\n" % len(PUSH)
+    )
+    received = send_until_closed(live_server.url, head + credential + credential + b"\r\n")
+    assert re.findall(rb"HTTP/1\.[01] (\d{3}) ", received) == [b"400"], received
+    assert b"Authorization header given more than once" in received
