@@ -105,15 +105,21 @@ class AddressPolicy:
 
     def refusal(self, scope) -> str | None:
         """Why the request's client may not call the API, or None when it may."""
-        if not self.restricted:
-            return None
+        return self.judge(scope)[1]
+
+    def judge(self, scope) -> tuple[str, str | None]:
+        """The client's address, read once, and why it may not call the API (or None).
+        Unreadable, it is refused when there is an allow-list; without one it does not
+        matter who the client is, and the peer stands for it."""
         try:
             address = self.client_address(scope)
         except ValueError as exc:
-            return f"client address unknown: {exc}"
+            if not self.restricted:
+                return normalized_address((scope.get("client") or ("",))[0]), None
+            return "", f"client address unknown: {exc}"
         if self.allows(address):
-            return None
-        return f"address {address} is not allowed to call this API"
+            return address, None
+        return address, f"address {address} is not allowed to call this API"
 
     def allows(self, address: str) -> bool:
         """Whether `address` is on the allow-list (any address, when there is none)."""
@@ -261,10 +267,9 @@ def bearer_handler(token: str, addresses: AddressPolicy, failures: FailureLimite
     class TokenBearerHandler(BearerSecurityHandler):
         def get_fn(self, security_scheme, required_scopes):
             async def verify(request):
-                refusal = addresses.refusal(request.scope)
+                client, refusal = addresses.judge(request.scope)
                 if refusal:
                     raise OAuthProblem(detail=refusal)
-                client = addresses.client_address(request.scope)  # readable: refusal said so
                 wait = failures.wait(client)
                 if wait:
                     raise OAuthProblem(

@@ -273,6 +273,15 @@ def test_an_unreadable_forwarded_address_is_refused(policy_, headers):
     assert refusal and refusal.startswith("client address unknown"), refusal
 
 
+def test_an_unreadable_forwarded_address_does_not_matter_without_an_allow_list(settings):
+    loopback = (ipaddress.ip_network("127.0.0.1/32"),)
+    with server(
+        settings, trusted_proxies=loopback, trusted_proxy_header="x-forwarded-for"
+    ) as client:
+        answer = client.get("/api/incident", headers={"X-Forwarded-For": "garbage"})
+        assert answer.status_code == 200, answer.text
+
+
 def test_trusted_proxies_need_the_header_they_set():
     with pytest.raises(SettingsError, match="TRUSTED_PROXY_HEADER"):
         Settings.load({"TRUSTED_PROXIES": "10.0.0.0/8"})
