@@ -218,6 +218,8 @@ class JSONErrorChannel(HTTPChannel):
     parser_class = RequestParser
 
     def __init__(self, server, sock, addr, adj, map=None) -> None:
+        # Normalised once: every later accept compares it with its own.
+        self.peer = normalized_address(addr[0]) if addr else ""
         super().__init__(server, sock, addr, adj, map)
         self._request_started = time.monotonic()
         refusal = server.edge.refusal(self)
@@ -315,7 +317,7 @@ class EdgePolicy:
         )
 
     def refusal(self, channel) -> str | None:
-        peer = normalized_address(channel.addr[0]) if channel.addr else ""
+        peer = channel.peer
         if self.addresses.trusts(peer):
             return None  # its clients are judged by the app, by their forwarded address
         if not self.addresses.allows(peer):
@@ -324,8 +326,7 @@ class EdgePolicy:
             1
             for other in list(channel.server.active_channels.values())
             if other is not channel
-            and other.addr
-            and normalized_address(other.addr[0]) == peer
+            and getattr(other, "peer", None) == peer
             and not other.will_close
         )
         if same >= self.connections_per_address:
