@@ -106,27 +106,29 @@ def test_combined_variants_get_the_declared_answer(target, case):
     check(target, case)
 
 
+def get(target: Target, request_target: str):
+    """A plain GET of `request_target`, sent as written."""
+    return exchange(
+        target.url,
+        (
+            f"GET {request_target} HTTP/1.1\r\nHost: {target.context.host}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        ).encode(),
+    )
+
+
 def test_an_encoded_slash_stays_inside_its_path_segment(target):
     """`/api/incident/N%2Fcomment` is getIncident with a number that is no integer, not
     getIncidentComments of N."""
     number = target.context.incident
-    request = (
-        f"GET /api/incident/{number}%2Fcomment HTTP/1.1\r\nHost: {target.context.host}\r\n"
-        f"Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    answer = exchange(target.url, request)
+    answer = get(target, f"/api/incident/{number}%2Fcomment")
     assert answer.status == 400
     assert f"{number}%2Fcomment" in answer.body.decode()
     assert "incidentNumber" in answer.body.decode()
 
 
 def test_a_repeated_query_parameter_is_named(target):
-    host = target.context.host
-    request = (
-        f"GET /api/incident?tags=earth&tags=google HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    answer = exchange(target.url, request)
+    answer = get(target, "/api/incident?tags=earth&tags=google")
     assert answer.status == 400
     assert "tags given 2 times" in answer.body.decode()
 
