@@ -49,5 +49,22 @@ def load_monitors(path: Path) -> list[Monitor]:
                 f"{where} ({tag}): includeDegradedInDowntime must be true or false, "
                 f"got {degraded_is_down!r}"
             )
-        monitors[tag] = Monitor(tag, name, description, degraded_is_down)
+        hidden = entry.get("hidden", False)
+        if not isinstance(hidden, bool):
+            fail(f"{where} ({tag}): hidden must be true or false, got {hidden!r}")
+        minimums = {}
+        for key in ("dayDownMinimumCount", "dayDegradedMinimumCount"):
+            value = entry.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                fail(f"{where} ({tag}): {key} must be a whole number of at least 1, got {value!r}")
+            minimums[key] = value
+        monitors[tag] = Monitor(
+            tag,
+            name,
+            description,
+            degraded_is_down,
+            hidden=hidden,
+            day_down_minimum_count=minimums["dayDownMinimumCount"],
+            day_degraded_minimum_count=minimums["dayDegradedMinimumCount"],
+        )
     return list(monitors.values())

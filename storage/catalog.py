@@ -13,6 +13,10 @@ class Monitor:
     name: str
     description: str = ""
     include_degraded_in_downtime: bool = False
+    hidden: bool = False  # left out of the public pages; the API serves it as any other
+    # A day counts as DOWN (DEGRADED) from this many DOWN (DEGRADED) points on.
+    day_down_minimum_count: int = 1
+    day_degraded_minimum_count: int = 1
 
 
 class Catalog:
@@ -29,6 +33,10 @@ class Catalog:
             return self._monitors[tag]
         except KeyError:
             raise UnknownTags([tag]) from None
+
+    def shown(self) -> list[Monitor]:
+        """The monitors the public pages show, in the monitors file's order."""
+        return [monitor for monitor in self._monitors.values() if not monitor.hidden]
 
     def require_known(self, tags: Iterable[str]) -> None:
         unknown = [tag for tag in tags if tag not in self._monitors]

@@ -10,8 +10,9 @@ from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDa
 from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 
+from storage import rollup
 from storage.errors import TooCostly
-from storage.models import TABLES, ApiKey, SchemaVersion, database
+from storage.models import TABLES, ApiKey, DaySummary, SchemaVersion, database
 
 SQLITE_PRAGMAS = {
     # WAL lets readers run beside the one writer; FULL makes a commit durable once
@@ -28,6 +29,8 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 15
 MIGRATIONS: list[Callable[[SchemaMigrator], None]] = [
     # 1 -> 2: API keys.
     lambda migrator: database.create_tables([ApiKey]),
+    # 2 -> 3: per-day summaries of the points, built from those stored, kept by triggers.
+    lambda migrator: (database.create_tables([DaySummary]), rollup.install()),
 ]
 
 
@@ -84,6 +87,7 @@ def migrate_schema(migrations: list[Callable[[SchemaMigrator], None]] = MIGRATIO
     with database.connection_context(), _schema_lock():
         if not SchemaVersion.table_exists():
             database.create_tables(TABLES)
+            rollup.install()
             SchemaVersion.create(version=newest)
             return newest
         row = SchemaVersion.get()

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from storage.database import Statement, reads, writes
+from storage.status import DAY
 
 # Rows deleted per transaction: the write lock is never held for long.
 PRUNE_BATCH = 10_000
@@ -22,6 +23,7 @@ def prune_points(before: int) -> int:
             deleted += removed
         deleted += removed
         tag = _next_tag(tag)
+    _forget_days_before(before)
     return deleted
 
 
@@ -45,6 +47,12 @@ def _prune_batch(tag: str, before: int) -> int:
     return _DELETE_UP_TO.execute(tag, last[0]).rowcount
 
 
+@writes
+def _forget_days_before(before: int) -> None:
+    # The summaries of days that ended before `before` count nothing now: drop them.
+    _DELETE_DAYS.execute(before - DAY)
+
+
 # Each answered from the (tag, minute) primary key's index: one seek per tag, not a scan.
 _FIRST_TAG = Statement("SELECT tag FROM data_point ORDER BY tag LIMIT 1")
 _NEXT_TAG = Statement("SELECT tag FROM data_point WHERE tag > {p} ORDER BY tag LIMIT 1")
@@ -54,6 +62,7 @@ _NTH_OLD_POINT = Statement(
 )
 _DELETE_BEFORE = Statement("DELETE FROM data_point WHERE tag = {p} AND minute < {p}")
 _DELETE_UP_TO = Statement("DELETE FROM data_point WHERE tag = {p} AND minute <= {p}")
+_DELETE_DAYS = Statement("DELETE FROM day_summary WHERE day <= {p}")
 
 
 class BackupError(Exception):

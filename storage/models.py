@@ -121,4 +121,20 @@ class ApiKey(BaseModel):
         table_name = "api_key"
 
 
-TABLES = [SchemaVersion, DataPoint, Incident, IncidentTag, Comment, ApiKey]
+class DaySummary(BaseModel):
+    """The number of points of each status a monitor has on one UTC day: kept by the
+    database's own triggers on `data_point` (storage.history), so that every write, rewrite
+    and delete of a point changes its day's counts in the same transaction."""
+
+    tag = CharField()
+    day = BigIntegerField()  # UTC seconds of the day's midnight
+    up = IntegerField(default=0)
+    degraded = IntegerField(default=0)
+    down = IntegerField(default=0)
+
+    class Meta:
+        table_name = "day_summary"
+        primary_key = CompositeKey("tag", "day")
+
+
+TABLES = [SchemaVersion, DataPoint, Incident, IncidentTag, Comment, ApiKey, DaySummary]

@@ -78,11 +78,19 @@ def test_monitors_file_in_kener_format(tmp_path):
     path.write_text(
         "- name: API\n  tag: api\n  description: the API\n  includeDegradedInDowntime: true\n"
         "  image: /api.png\n  cron: '* * * * *'\n  type: API\n"
-        "- tag: web\n"
+        "- tag: web\n  hidden: true\n  dayDownMinimumCount: 5\n  dayDegradedMinimumCount: 3\n"
     )
     assert load_monitors(path) == [
         Monitor("api", "API", "the API", True),
-        Monitor("web", "web", "", False),
+        Monitor(
+            "web",
+            "web",
+            "",
+            False,
+            hidden=True,
+            day_down_minimum_count=5,
+            day_degraded_minimum_count=3,
+        ),
     ]
 
 
@@ -97,6 +105,10 @@ def test_monitors_file_in_kener_format(tmp_path):
         ("- tag: a\n- tag: b\n- tag: a\n", "monitor #3: duplicate tag 'a'"),
         ("- just a string\n", "must be a mapping"),
         ("- tag: a\n  includeDegradedInDowntime: sometimes\n", "includeDegradedInDowntime"),
+        ("- tag: a\n  hidden: 'no'\n", "hidden must be true or false, got 'no'"),
+        ("- tag: a\n  dayDownMinimumCount: 0\n", "dayDownMinimumCount must be a whole number"),
+        ("- tag: a\n  dayDegradedMinimumCount: 1.5\n", "got 1.5"),
+        ("- tag: a\n  dayDownMinimumCount: true\n", "dayDownMinimumCount"),
     ],
 )
 def test_broken_monitors_file_names_file_and_problem(tmp_path, content, problem):

@@ -1,0 +1,82 @@
+"""The triggers that keep `day_summary` (storage.models.DaySummary) equal to the points it
+counts: an insert adds one to its day, a rewrite of a minute moves one from the old status to
+the new, a delete (the retention job's) takes one away. They run inside the writing
+statement, so a summary never disagrees with its points, whichever process or tool wrote
+them."""
+
+from peewee import SqliteDatabase
+
+from storage.models import database
+
+# SQL expressions: the day of a point, and 1/0 for each status.
+# Integer division on both databases (minutes are positive); no `%`, which psycopg2 reads as
+# a placeholder.
+_DAY = "{row}.minute / 86400 * 86400"
+_IS = "CASE WHEN {row}.status = '{status}' THEN 1 ELSE 0 END"
+
+
+def _add(row: str) -> str:
+    values = ", ".join(_IS.format(row=row, status=s) for s in ("UP", "DEGRADED", "DOWN"))
+    return (
+        f"INSERT INTO day_summary (tag, day, up, degraded, down) "
+        f"VALUES ({row}.tag, {_DAY.format(row=row)}, {values}) "
+        "ON CONFLICT (tag, day) DO UPDATE SET up = day_summary.up + excluded.up, "
+        "degraded = day_summary.degraded + excluded.degraded, "
+        "down = day_summary.down + excluded.down;"
+    )
+
+
+def _remove(row: str) -> str:
+    return (
+        "UPDATE day_summary SET "
+        f"up = up - {_IS.format(row=row, status='UP')}, "
+        f"degraded = degraded - {_IS.format(row=row, status='DEGRADED')}, "
+        f"down = down - {_IS.format(row=row, status='DOWN')} "
+        f"WHERE tag = {row}.tag AND day = {_DAY.format(row=row)};"
+    )
+
+
+# A rewrite that keeps the status, tag and minute (a new latency only) changes no count.
+_CHANGED = "OLD.status <> NEW.status OR OLD.tag <> NEW.tag OR OLD.minute <> NEW.minute"
+
+_SQLITE_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS day_summary_insert AFTER INSERT ON data_point "
+    f"BEGIN {_add('NEW')} END",
+    f"CREATE TRIGGER IF NOT EXISTS day_summary_update AFTER UPDATE ON data_point WHEN {_CHANGED} "
+    f"BEGIN {_remove('OLD')} {_add('NEW')} END",
+    "CREATE TRIGGER IF NOT EXISTS day_summary_delete AFTER DELETE ON data_point "
+    f"BEGIN {_remove('OLD')} END",
+]
+
+_POSTGRES_TRIGGERS = [
+    f"""CREATE OR REPLACE FUNCTION day_summary_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN {_remove("OLD")} END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN {_add("NEW")} END IF;
+        RETURN NULL;
+    END $$""",
+    "CREATE OR REPLACE TRIGGER day_summary_insert AFTER INSERT ON data_point "
+    "FOR EACH ROW EXECUTE FUNCTION day_summary_apply()",
+    "CREATE OR REPLACE TRIGGER day_summary_update AFTER UPDATE ON data_point "
+    f"FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION day_summary_apply()",
+    "CREATE OR REPLACE TRIGGER day_summary_delete AFTER DELETE ON data_point "
+    "FOR EACH ROW EXECUTE FUNCTION day_summary_apply()",
+]
+
+
+def install() -> None:
+    """Create the triggers that keep `day_summary`, and fill it from the points already
+    stored. Run inside the schema lock (storage.database.migrate_schema): no point is
+    written between the count and the triggers."""
+    sqlite = isinstance(database.obj, SqliteDatabase)
+    for statement in _SQLITE_TRIGGERS if sqlite else _POSTGRES_TRIGGERS:
+        database.execute_sql(statement)
+    database.execute_sql("DELETE FROM day_summary")
+    database.execute_sql(
+        "INSERT INTO day_summary (tag, day, up, degraded, down) "
+        f"SELECT tag, {_DAY.format(row='data_point')}, "
+        + ", ".join(
+            f"SUM({_IS.format(row='data_point', status=s)})" for s in ("UP", "DEGRADED", "DOWN")
+        )
+        + f" FROM data_point GROUP BY tag, {_DAY.format(row='data_point')}"
+    )
