@@ -4,7 +4,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from storage.errors import UnknownTags
+from storage.errors import NotShown, UnknownTags
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class Catalog:
     def shown(self) -> list[Monitor]:
         """The monitors the public pages show, in the monitors file's order."""
         return [monitor for monitor in self._monitors.values() if not monitor.hidden]
+
+    def shown_monitor(self, tag: str) -> Monitor:
+        monitor = self._monitors.get(tag)
+        if monitor is None or monitor.hidden:
+            raise NotShown(tag)
+        return monitor
 
     def require_known(self, tags: Iterable[str]) -> None:
         unknown = [tag for tag in tags if tag not in self._monitors]

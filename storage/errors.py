@@ -29,3 +29,11 @@ class TooCostly(Rejected):
 
     def __init__(self, what: str, seconds: float, advice: str):
         super().__init__(f"{what} stopped after {seconds:g} s, its limit: {advice}")
+
+
+class NotShown(Exception):
+    """A tag that names no monitor the public pages show (unknown, or `hidden`)."""
+
+    def __init__(self, tag):
+        self.tag = tag
+        super().__init__(f"unknown tag: {tag}")

@@ -207,3 +207,82 @@ def _with_tags(incidents: list[Incident]) -> list[Incident]:
         for number, tag in rows:
             by_number[number].tags.append(tag)
     return incidents
+
+
+# --- What the public pages show ---------------------------------------------------------
+
+# The most incidents a public page or feed lists of each kind.
+PUBLIC_LIMIT = 50
+
+
+@reads
+def open_incidents() -> list[Incident]:
+    """Incidents not resolved, newest first (at most PUBLIC_LIMIT), each with its tags and
+    its newest comment (`.latest_comment`, None without one)."""
+    query = (
+        Incident.select()
+        .where(Incident.is_resolved == False)  # noqa: E712 (peewee builds SQL from ==)
+        .order_by(Incident.created_at.desc(), Incident.number.desc())
+        .limit(PUBLIC_LIMIT)
+    )
+    return _with_latest_comment(_with_tags(list(query)))
+
+
+@reads
+def resolved_incidents(since: int) -> list[Incident]:
+    """Incidents resolved at or after `since`, most recently resolved first (at most
+    PUBLIC_LIMIT), with tags and newest comment as `open_incidents`."""
+    query = (
+        Incident.select()
+        .where((Incident.is_resolved == True) & (Incident.closed_at >= since))  # noqa: E712
+        .order_by(Incident.closed_at.desc(), Incident.number.desc())
+        .limit(PUBLIC_LIMIT)
+    )
+    return _with_latest_comment(_with_tags(list(query)))
+
+
+@reads
+def incidents_created_since(since: int) -> list[Incident]:
+    """Incidents created at or after `since`, newest first (at most PUBLIC_LIMIT), each with
+    its tags and its comments (`.comment_list`, oldest first): the feeds' entries."""
+    query = (
+        Incident.select()
+        .where(Incident.created_at >= since)
+        .order_by(Incident.created_at.desc(), Incident.number.desc())
+        .limit(PUBLIC_LIMIT)
+    )
+    return _with_comments(_with_tags(list(query)))
+
+
+@reads
+def incident_with_comments(number: int) -> Incident:
+    """The incident with its tags and its comments (`.comment_list`, oldest first)."""
+    return _with_comments([get_incident(number)])[0]
+
+
+def _with_comments(incidents: list[Incident]) -> list[Incident]:
+    by_number = {incident.number: incident for incident in incidents}
+    for incident in incidents:
+        incident.comment_list = []
+    if by_number:
+        comments = (
+            Comment.select().where(Comment.incident.in_(list(by_number))).order_by(Comment.id)
+        )
+        for comment in comments:
+            by_number[comment.incident_id].comment_list.append(comment)
+    return incidents
+
+
+def _with_latest_comment(incidents: list[Incident]) -> list[Incident]:
+    by_number = {incident.number: incident for incident in incidents}
+    for incident in incidents:
+        incident.latest_comment = None
+    if by_number:
+        newest = (
+            Comment.select(fn.MAX(Comment.id))
+            .where(Comment.incident.in_(list(by_number)))
+            .group_by(Comment.incident)
+        )
+        for comment in Comment.select().where(Comment.id.in_(newest)):
+            by_number[comment.incident_id].latest_comment = comment
+    return incidents

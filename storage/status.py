@@ -56,6 +56,14 @@ def current_state(tag: str) -> MonitorState:
     )
 
 
+@reads
+def latest_status(tag: str) -> str | None:
+    """The status of the newest data point at or before now; None without one."""
+    catalog.monitor(tag)
+    newest = _NEWEST_POINT.execute(tag, catalog.now()).fetchone()
+    return newest[0] if newest else None
+
+
 # The three statements of the two hottest operations, kept as SQL (see Statement). All three are
 # answered from the (tag, minute) primary key's index.
 _UPSERT_POINT = Statement(
