@@ -8,13 +8,14 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 import storage
-from kener_api import connexion_internals
+from kener_api import connexion_internals, pages
 from kener_api.access_log import AccessLog
 from kener_api.auth import AddressPolicy, FailureLimiter, bearer_handler, resolve_token
 from kener_api.errors import PathMethods, register_error_handlers
 from kener_api.monitors import load_monitors
 from kener_api.request_reading import RequestReader
 from kener_api.settings import Settings
+from kener_api.site import load_site
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -33,8 +34,12 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     storage.open_database(settings.database)
     storage.catalog.configure(monitors, settings.clock)
 
+    pages.configure(load_site(settings.site_file, settings.public_url))
+
     addresses = AddressPolicy.from_settings(settings)
     spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    if not settings.public_pages:
+        spec = without_public_operations(spec)
     # The request reader runs inside the error handling and before routing: a malformed
     # message is answered 400 as any other error, whoever sent it.
     app = AsyncApp(__name__, middlewares=connexion_internals.middlewares([RequestReader]))
@@ -64,6 +69,17 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             client_address=addresses.client_address,
         )
     return app
+
+
+def without_public_operations(spec: dict) -> dict:
+    """The contract without the operations tagged Public: a private deployment
+    (KENER_PUBLIC_PAGES=false) answers their paths as any unknown path, 404."""
+    paths = {}
+    for path, item in spec["paths"].items():
+        operations = [item[method] for method in item if method != "parameters"]
+        if not any("Public" in operation.get("tags", ()) for operation in operations):
+            paths[path] = item
+    return {**spec, "paths": paths}
 
 
 class NoBodyForHead:

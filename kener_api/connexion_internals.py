@@ -145,7 +145,10 @@ class _PreparedRequestValidation(RequestValidationOperation):
             uri_parser=operation.uri_parser_class(
                 operation.parameters, operation.body_definition()
             ),
-            strict_validation=self.strict_validation,
+            # Operations marked `x-unknown-query-parameters: ignored` (the public pages, which
+            # links reach with tracking parameters) take unknown parameters.
+            strict_validation=self.strict_validation
+            and operation._operation.get("x-unknown-query-parameters") != "ignored",
             security_query_params=self.security_query_params,
         )
         self._body_validator = None

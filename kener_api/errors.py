@@ -1,6 +1,7 @@
 """Every error the server sends is made here: `application/json` `{"error": "..."}` with a
 status code the contract declares (400 and 401 for the operations; 404 and 405 outside them;
-500 for a fault of the server, whose details go to the log only)."""
+500 for a fault of the server, whose details go to the log only), except that an HTML page
+that finds nothing to show answers the HTML 404 page (kener_api.pages)."""
 
 import json
 import logging
@@ -12,7 +13,8 @@ from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from storage import Rejected
+from kener_api import pages
+from storage import IncidentNotFound, NotShown, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +34,23 @@ def error_response(status: int, message: str, headers: dict | None = None) -> Co
 
 class PathMethods:
     """The methods the contract declares for each path, to answer requests outside the
-    operations with 404, or 405 and a complete `Allow` header."""
+    operations with 404, or 405 and a complete `Allow` header; and which paths are HTML
+    pages."""
 
     def __init__(self, spec: dict) -> None:
-        self._paths = [
-            (
-                re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))),
-                sorted(method.upper() for method in item if method != "parameters"),
+        self._paths = []
+        self._pages = []
+        for path, item in spec["paths"].items():
+            pattern = re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
+            self._paths.append(
+                (pattern, sorted(method.upper() for method in item if method != "parameters"))
             )
-            for path, item in spec["paths"].items()
-        ]
+            answer = item.get("get", {}).get("responses", {}).get("200", {})
+            if "text/html" in answer.get("content", {}):
+                self._pages.append(pattern)
+
+    def is_page(self, path: str) -> bool:
+        return any(pattern.fullmatch(path) for pattern in self._pages)
 
     def allowed(self, path: str) -> list[str] | None:
         for pattern, methods in self._paths:
@@ -51,8 +60,18 @@ class PathMethods:
 
 
 def register_error_handlers(app: AsyncApp, path_methods: PathMethods) -> None:
-    async def rejected(_request: ConnexionRequest, exc: Rejected) -> ConnexionResponse:
+    def not_found(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        if path_methods.is_page(request.scope["path"]):
+            return pages.current().not_found(str(exc).capitalize() + ".")
+        return error_response(404, str(exc))
+
+    async def rejected(request: ConnexionRequest, exc: Rejected) -> ConnexionResponse:
+        if isinstance(exc, IncidentNotFound) and path_methods.is_page(request.scope["path"]):
+            return not_found(request, exc)
         return error_response(400, str(exc))
+
+    async def not_shown(request: ConnexionRequest, exc: NotShown) -> ConnexionResponse:
+        return not_found(request, exc)
 
     async def problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
         if isinstance(exc, Unauthorized):
@@ -103,6 +122,7 @@ def register_error_handlers(app: AsyncApp, path_methods: PathMethods) -> None:
         return error_response(500, INTERNAL_ERROR)
 
     app.add_error_handler(Rejected, rejected)
+    app.add_error_handler(NotShown, not_shown)
     app.add_error_handler(peewee.DatabaseError, storage_fault)
     app.add_error_handler(ProblemException, problem)
     app.add_error_handler(HTTPException, no_route)

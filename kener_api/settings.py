@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MONITORS_FILE = Path(__file__).with_name("monitors.yaml")
+DEFAULT_SITE_FILE = Path(__file__).with_name("site.yaml")
 
 # Environment variable -> setting. API_TOKEN and DATABASE_URL are the names Kener used.
 ENVIRONMENT = {
@@ -16,6 +17,9 @@ ENVIRONMENT = {
     "DATABASE_URL": "database_url",
     "KENER_DATA_DIR": "data_dir",
     "KENER_MONITORS": "monitors_file",
+    "KENER_SITE": "site_file",
+    "KENER_PUBLIC_PAGES": "public_pages",
+    "KENER_PUBLIC_URL": "public_url",
     "KENER_HOST": "host",
     "KENER_PORT": "port",
     "KENER_THREADS": "threads",
@@ -52,6 +56,11 @@ class Settings:
     # Default: a SQLite file in the data directory.
     database_url: str | None = None
     monitors_file: Path = DEFAULT_MONITORS_FILE
+    # The public pages: Kener's site.yaml, the address they are reached at (for absolute
+    # links in feeds; default the file's siteURL), and whether they are served at all.
+    site_file: Path = DEFAULT_SITE_FILE
+    public_url: str | None = None
+    public_pages: bool = True
     # None: use the token stored in the data directory, generating it on the first start.
     api_token: str | None = None
     validate_responses: bool = True
@@ -138,7 +147,7 @@ def _convert(name: str, raw: str, source: str):
                 "a short token can be guessed (leave it unset to have one generated)"
             )
         return token or None
-    if name in ("data_dir", "monitors_file"):
+    if name in ("data_dir", "monitors_file", "site_file"):
         return Path(raw)
     if name in (
         "port",
@@ -186,7 +195,7 @@ def _convert(name: str, raw: str, source: str):
         if raw not in ("auto", "none"):
             raise SettingsError(f"{source} must be auto or none, got {raw!r}")
         return raw
-    if name in ("validate_responses", "access_log"):
+    if name in ("validate_responses", "access_log", "public_pages"):
         lowered = raw.strip().lower()
         if lowered not in ("1", "true", "yes", "0", "false", "no"):
             raise SettingsError(f"{source} must be true or false, got {raw!r}")

@@ -144,7 +144,7 @@ def test_missing_query_parameter_is_400(api):
 
 def test_undefined_path_is_a_json_404(api):
     assert_error(api.get("/api/nothing"), 404, "/api/nothing")
-    assert_error(api.get("/"), 404)
+    assert_error(api.get("/index.html"), 404, "/index.html")
 
 
 @pytest.mark.parametrize(
