@@ -13,7 +13,7 @@ from pathlib import Path
 
 from connexion.lifecycle import ConnexionResponse
 
-from kener_api.pages import ENVIRONMENT
+from kener_api.pages import ENVIRONMENT, xml_text
 
 FONT = json.loads(Path(__file__).with_name("badge_font.json").read_text(encoding="utf-8"))
 
@@ -149,6 +149,7 @@ class _Badge:
 def badge(label: str, message: str, color: str, label_color: str, style: str) -> str:
     """The SVG text of a two-part badge."""
     shape = STYLES[style]
+    label, message = xml_text(label), xml_text(message)
     if shape.upper:
         label, message = label.upper(), message.upper()
     sides = []
@@ -163,7 +164,7 @@ def badge(label: str, message: str, color: str, label_color: str, style: str) ->
 
 def dot(status: str, label: str, ping: bool) -> str:
     """A 32 x 32 circle in the status colour."""
-    return _render("badges/dot.svg", color=STATUS_COLOURS[status], label=label, ping=ping)
+    return _render("badges/dot.svg", color=STATUS_COLOURS[status], label=xml_text(label), ping=ping)
 
 
 @cache

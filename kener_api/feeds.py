@@ -5,7 +5,7 @@ import datetime
 from connexion.lifecycle import ConnexionResponse
 from feedgen.feed import FeedGenerator
 
-from kener_api.pages import ENVIRONMENT
+from kener_api.pages import ENVIRONMENT, xml_text
 from kener_api.site import Site
 
 CACHE_CONTROL = "public, max-age=60"
@@ -20,8 +20,8 @@ def _moment(seconds: int) -> datetime.datetime:
 def _feed(site: Site, base_url: str, incidents, now: int, self_path: str) -> FeedGenerator:
     feed = FeedGenerator()
     feed.id(f"{base_url}/")
-    feed.title(f"{site.site_name} incidents")
-    feed.subtitle(site.description or f"Incidents of {site.site_name}")
+    feed.title(xml_text(f"{site.site_name} incidents"))
+    feed.subtitle(xml_text(site.description or f"Incidents of {site.site_name}"))
     feed.link(href=f"{base_url}/", rel="alternate")
     feed.link(href=f"{base_url}{self_path}", rel="self")
     feed.language("en")
@@ -35,13 +35,13 @@ def _feed(site: Site, base_url: str, incidents, now: int, self_path: str) -> Fee
         url = f"{base_url}/incident/{incident.number}"
         entry.id(url)
         entry.guid(url, permalink=True)
-        entry.title(incident.title)
+        entry.title(xml_text(incident.title))
         entry.link(href=url)
         entry.published(_moment(incident.created_at))
         entry.updated(_moment(_updated(incident)))
-        entry.content(template.render(incident=incident), type="html")
+        entry.content(xml_text(template.render(incident=incident)), type="html")
         for tag in incident.tags:
-            entry.category(term=tag)
+            entry.category(term=xml_text(tag))
     return feed
 
 

@@ -8,6 +8,7 @@ https, mailto and relative links.
 import datetime
 import functools
 import hashlib
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +34,15 @@ OVERALL_WORDS = {
     "NO_DATA": "No data yet",
 }
 STATUS_ICONS = {"UP": "✓", "DEGRADED": "!", "DOWN": "✕", "NO_DATA": "?"}
+
+
+# Characters XML 1.0 cannot hold (most C0 controls, U+FFFE, U+FFFF): the API stores them, but
+# a feed or an SVG badge holding one is no XML at all, so they are shown as U+FFFD.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def _markdown() -> MarkdownIt:

@@ -242,6 +242,19 @@ def test_feeds_list_recent_incidents_newest_first(api, anonymous, clock):
         assert str(old) not in [e.link.rsplit("/", 1)[1] for e in feed.entries]
 
 
+def test_text_xml_cannot_hold_reaches_feeds_and_badges_replaced(api, anonymous):
+    number = create_incident(api, "bell\x07 and \x1b escape", body="tab\tok \x0c")
+    comment(api, number, "back\x08space")
+    for path in ("/rss.xml", "/history.atom"):
+        feed = feedparser.parse(anonymous.get(path).content)
+        assert not feed.bozo, feed.bozo_exception
+        assert feed.entries[0].title == "bell\ufffd and \ufffd escape"
+    _, texts = svg_texts(anonymous.get("/badge/earth/status", params={"label": "a\x01b"}))
+    assert texts[0] == "a\ufffdb"
+    _, texts = svg_texts(anonymous.get("/badge/earth/status?style=for-the-badge&label=x%EF%BF%BF"))
+    assert texts[0] == "X\ufffd"
+
+
 def test_feeds_hold_at_most_50_entries(api, anonymous, clock):
     for i in range(52):
         create_incident(api, f"Incident {i}")

@@ -97,6 +97,8 @@ def _config() -> schemathesis.Config:
                 "tags": {"values": KNOWN_TAGS},
                 "tag_lists": {"values": ["earth", "google", "earth,google", "google, earth"]},
                 "incidents": {"values": [*range(1, len(SEEDED_INCIDENTS) + 1), *NOT_INTEGERS]},
+                "path_tags": {"values": ["earth", "google", "_"]},
+                "incident_texts": {"values": [str(n) for n in range(1, len(SEEDED_INCIDENTS) + 1)]},
                 "counts": {"values": [1, 2, 10, 100, *NOT_INTEGERS]},
                 # Minutes the server accepts: the test clock stands still at START.
                 "timestamps": {"values": [START, START - 59, START - 3600, START - 89 * 86_400]},
@@ -111,6 +113,8 @@ def _config() -> schemathesis.Config:
                 "query.tag": {"dictionary": "tags", "probability": 0.5},
                 "query.tags": {"dictionary": "tag_lists", "probability": 0.5},
                 "path.incidentNumber": {"dictionary": "incidents", "probability": 0.6},
+                "path.tag": {"dictionary": "path_tags", "probability": 0.6},
+                "path.number": {"dictionary": "incident_texts", "probability": 0.6},
                 "query.page": {"dictionary": "counts", "probability": 0.3},
                 "query.per_page": {"dictionary": "counts", "probability": 0.3},
                 "query.created_after_utc": {"dictionary": "times", "probability": 0.3},

@@ -216,6 +216,9 @@ def _config(target, steering: Steering) -> schemathesis.Config:
             },
             "dictionaries": {
                 "tags": {"values": tags},
+                # The public paths' tag: a monitor's, or `_` (all of them, on status badges).
+                "path_tags": {"values": [*tags, "_"]},
+                "incident_texts": {"values": [str(n) for n in steering.incidents]},
                 "tag_lists": {"values": [*tags, ",".join(tags), ", ".join(reversed(tags))]},
                 "incidents": {"values": [*steering.incidents, *not_integers]},
                 "counts": {"values": [1, 2, 10, 100, *not_integers]},
@@ -241,6 +244,8 @@ def _config(target, steering: Steering) -> schemathesis.Config:
                 "query.tag": {"dictionary": "tags", "probability": 0.8},
                 "query.tags": {"dictionary": "tag_lists", "probability": 0.6},
                 "path.incidentNumber": {"dictionary": "incidents", "probability": 0.8},
+                "path.tag": {"dictionary": "path_tags", "probability": 0.8},
+                "path.number": {"dictionary": "incident_texts", "probability": 0.8},
                 "query.page": {"dictionary": "counts", "probability": 0.4},
                 "query.per_page": {"dictionary": "counts", "probability": 0.5},
                 "query.created_after_utc": {"dictionary": "times", "probability": 0.4},
