@@ -265,6 +265,69 @@ def measure_history(args, label: str, database_url: str | None) -> list[dict]:
     return rows
 
 
+PUBLIC_CASES = {
+    "GET /": "/",
+    "GET /badge/{tag}/uptime": "/badge/{tag}/uptime",
+    "GET /badge/{tag}/status": "/badge/{tag}/status",
+}
+
+
+def measure_public(args, label: str, database_url_for) -> list[dict]:
+    """The status page and badges with `--public-monitors` monitors of one minute point a
+    minute, over 1 day and over `--history-days` days, two servers side by side (interleaved
+    runs): the 90-day figure over the 1-day one is what history costs. At 1 connection (the
+    p50 a reader waits) and at 16."""
+    servers, dirs = {}, []
+    try:
+        for days in (1, args.history_days):
+            data_dir = Path(tempfile.mkdtemp(prefix=f"kener-bench-public-{days}-"))
+            dirs.append(data_dir)
+            url = database_url_for(days) or f"sqlite:///{data_dir}/kener.db"
+            took = seed.seed_history(url, args.public_monitors, days, 30)
+            monitors = data_dir / "monitors.yaml"
+            seed.monitors_file(monitors, args.public_monitors)
+            print(
+                f"{label:10} public: {args.public_monitors} monitors x {days} days loaded in "
+                f"{took:.0f} s",
+                flush=True,
+            )
+            servers[days] = our_server(
+                database_url_for(days), str(data_dir), pinned=True, monitors=monitors
+            )
+        tag = seed.history_tags(args.public_monitors)[0]
+        rows = []
+        for name, path in PUBLIC_CASES.items():
+            if args.public_case and name not in args.public_case:
+                continue
+            path = path.replace("{tag}", tag)
+            for connections in args.public_connections:
+                runs = {days: [] for days in servers}
+                for server in servers.values():
+                    wrk(server.url + path, "GET", None, 2, True, connections)  # warm-up
+                for _ in range(args.rounds):  # interleaved
+                    for days, server in servers.items():
+                        runs[days].append(
+                            wrk(server.url + path, "GET", None, args.seconds, True, connections)
+                        )
+                for days, server in servers.items():
+                    row = _row(
+                        label,
+                        f"{name}, {days}d, c{connections}",
+                        runs[1],
+                        runs[days],
+                        rss_mb(server.process.pid),
+                    )
+                    row["baseline"] = "the same, 1 day"
+                    rows.append(row)
+                    print(_format(row), flush=True)
+        return rows
+    finally:
+        for server in servers.values():
+            server.stop()
+        for data_dir in dirs:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def measure_scale_out(args, database_url: str) -> list[dict]:
     """Two server processes on one PostgreSQL database, pinned to CPU 0 and CPU 1, each loaded
     by its own wrk, against the first process alone. On a 2-CPU machine the load generators
@@ -388,6 +451,14 @@ def main() -> int:
     parser.add_argument(
         "--no-history", action="store_true", help="skip the history data set (13M points)"
     )
+    parser.add_argument("--public-monitors", type=int, default=10)
+    parser.add_argument(
+        "--only-public", action="store_true", help="only the status page and badge cases"
+    )
+    parser.add_argument(
+        "--public-case", action="append", choices=list(PUBLIC_CASES), help="(repeatable)"
+    )
+    parser.add_argument("--public-connections", type=int, nargs="+", default=[1, 16])
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -397,22 +468,30 @@ def main() -> int:
         "unpinned / pinned POST /api/status",
         flush=True,
     )
-    rows = measure(args, "sqlite", None)
-    if not args.no_history:
-        rows += measure_history(args, "sqlite", None)
+    rows = measure_public(args, "sqlite", lambda days: None)
+    if not args.only_public:
+        rows += measure(args, "sqlite", None)
+        if not args.no_history:
+            rows += measure_history(args, "sqlite", None)
     if not args.no_postgres and postgres_reachable():
         schema = f"kener_bench_{os.getpid()}"
-        with postgres_schema(schema) as url:
-            rows += measure(args, "postgresql", url)
-        with postgres_schema(schema) as url:
-            rows += measure_scale_out(args, url)
-        if not args.no_history:
+        with postgres_schema(f"{schema}_1") as one, postgres_schema(f"{schema}_n") as many:
+            rows += measure_public(args, "postgresql", lambda days: one if days == 1 else many)
+        if not args.only_public:
             with postgres_schema(schema) as url:
-                rows += measure_history(args, "postgresql", url)
+                rows += measure(args, "postgresql", url)
+            with postgres_schema(schema) as url:
+                rows += measure_scale_out(args, url)
+            if not args.no_history:
+                with postgres_schema(schema) as url:
+                    rows += measure_history(args, "postgresql", url)
     elif not args.no_postgres:
         print("PostgreSQL not reachable: its figures are skipped", flush=True)
     Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"startup to first 200: {rows[0]['startup_s']} s; results in {args.json}")
+    started = next((row["startup_s"] for row in rows if "startup_s" in row), None)
+    if started is not None:
+        print(f"startup to first 200: {started} s")
+    print(f"results in {args.json}")
     return 0
 
 

@@ -76,7 +76,10 @@ def seed_history(database_url: str, monitors: int, days: int, incidents: int) ->
                     (tag, first, last),
                 )
     if not storage.database.is_sqlite():
-        database.execute_sql("ANALYZE")
+        # The bulk load rewrote each day's summary row once per point (storage.rollup): 1.3
+        # million dead row versions for 900 live rows, which autovacuum would clear a while
+        # later. Cleared now, so that reads are measured as they run in service.
+        database.execute_sql("VACUUM ANALYZE")
     storage.close_database()
     return time.monotonic() - started
 
