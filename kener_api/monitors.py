@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-import yaml
-
+from kener_api.yaml_file import read_yaml
 from storage import Monitor
 
 
@@ -17,14 +16,7 @@ def load_monitors(path: Path) -> list[Monitor]:
     def fail(problem: str):
         raise MonitorsFileError(f"{path}: {problem}")
 
-    try:
-        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"cannot be read ({exc.strerror or exc})")
-    except UnicodeDecodeError:
-        fail("is not valid UTF-8")
-    except yaml.YAMLError as exc:
-        fail(f"is not valid YAML: {exc}")
+    entries = read_yaml(path, fail)
     if not isinstance(entries, list) or not entries:
         fail("must be a non-empty list of monitors")
     monitors: dict[str, Monitor] = {}

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
+from kener_api.yaml_file import read_yaml
 
 
 class SiteFileError(Exception):
@@ -29,14 +29,7 @@ def load_site(path: Path, public_url: str | None = None) -> Site:
     def fail(problem: str):
         raise SiteFileError(f"{path}: {problem}")
 
-    try:
-        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"cannot be read ({exc.strerror or exc})")
-    except UnicodeDecodeError:
-        fail("is not valid UTF-8")
-    except yaml.YAMLError as exc:
-        fail(f"is not valid YAML: {exc}")
+    entries = read_yaml(path, fail)
     if entries is None:
         entries = {}
     if not isinstance(entries, dict):
