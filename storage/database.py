@@ -12,7 +12,7 @@ from playhouse.migrate import SchemaMigrator
 
 from storage import rollup
 from storage.errors import TooCostly
-from storage.models import TABLES, ApiKey, DaySummary, SchemaVersion, database
+from storage.models import TABLES, ApiKey, DaySummary, HistoryVersion, SchemaVersion, database
 
 SQLITE_PRAGMAS = {
     # WAL lets readers run beside the one writer; FULL makes a commit durable once
@@ -30,7 +30,7 @@ MIGRATIONS: list[Callable[[SchemaMigrator], None]] = [
     # 1 -> 2: API keys.
     lambda migrator: database.create_tables([ApiKey]),
     # 2 -> 3: per-day summaries of the points, built from those stored, kept by triggers.
-    lambda migrator: (database.create_tables([DaySummary]), rollup.install()),
+    lambda migrator: (database.create_tables([DaySummary, HistoryVersion]), rollup.install()),
 ]
 
 

@@ -52,34 +52,58 @@ class Day(NamedTuple):
         return "UP" if self.counts.total else "NO_DATA"
 
 
-NONE = Counts()
+# Past days' summaries are kept between requests, while `history_version` stays the same: the
+# triggers (storage.rollup) count it up on any change to a point older than a day by the
+# database's clock. The last RECENT_DAYS days are read on every request, which leaves two days
+# of margin for a database clock behind this server's.
+RECENT_DAYS = 3
+_KEPT_MAX = 32
+_kept: dict[tuple, tuple] = {}  # (tags, first day, first recent day) -> (db, version, days)
 
 
 @reads
 def daily_history(tags: list[str], days: int = HISTORY_DAYS) -> dict[str, list[Day]]:
-    """For each tag, its last `days` UTC days, oldest first, ending today: one query whatever
-    the number of tags or the amount of history."""
+    """For each tag, its last `days` UTC days, oldest first, ending today. One query for the
+    last RECENT_DAYS days of every tag, and one more for the days before them only when a
+    point older than a day has changed since they were last read."""
     for tag in tags:
         catalog.monitor(tag)
     today = catalog.now() // DAY * DAY
     first = today - (days - 1) * DAY
-    found = {tag: {} for tag in tags}
-    if tags:
-        in_list = ", ".join([database.obj.param] * len(tags))
+    recent = max(first, today - (RECENT_DAYS - 1) * DAY)
+    # The version is read before the days: summaries read after a concurrent change are then
+    # kept under the older version, and read again on the next request.
+    version = _HISTORY_VERSION.execute().fetchone()[0]
+    key = (tuple(tags), first, recent)
+    kept = _kept.get(key)
+    if kept is None or kept[0] is not database.obj or kept[1] != version:
+        if len(_kept) >= _KEPT_MAX:
+            _kept.clear()
+        kept = _kept[key] = (database.obj, version, _read_days(tags, first, recent - DAY))
+    latest = _read_days(tags, recent, today)
+    return {tag: kept[2][tag] + latest[tag] for tag in tags}
+
+
+def _read_days(tags: list[str], first: int, last: int) -> dict[str, list[Day]]:
+    found: dict[str, dict[int, Counts]] = {tag: {} for tag in tags}
+    if tags and first <= last:
+        param = database.obj.param
         rows = database.obj.execute_sql(
             "SELECT tag, day, up, degraded, down FROM day_summary "
-            f"WHERE tag IN ({in_list}) AND day >= {database.obj.param} "
-            f"AND day <= {database.obj.param}",
-            (*tags, first, today),
+            f"WHERE tag IN ({', '.join([param] * len(tags))}) AND day >= {param} "
+            f"AND day <= {param}",
+            (*tags, first, last),
         )
         for tag, day, up, degraded, down in rows:
             found[tag][day] = Counts(up, degraded, down)
+    empty = Counts()
     return {
-        tag: [
-            Day(start, found[tag].get(start, Counts())) for start in range(first, today + DAY, DAY)
-        ]
+        tag: [Day(start, found[tag].get(start, empty)) for start in range(first, last + DAY, DAY)]
         for tag in tags
     }
+
+
+_HISTORY_VERSION = Statement("SELECT n FROM history_version")
 
 
 @reads

@@ -137,4 +137,25 @@ class DaySummary(BaseModel):
         primary_key = CompositeKey("tag", "day")
 
 
-TABLES = [SchemaVersion, DataPoint, Incident, IncidentTag, Comment, ApiKey, DaySummary]
+class HistoryVersion(BaseModel):
+    """One row: a number counted up, by the triggers of storage.rollup, in the transaction of
+    every change to a point older than a day; what readers compare to know whether the
+    summaries of past days they keep are still right."""
+
+    n = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "history_version"
+        primary_key = False
+
+
+TABLES = [
+    SchemaVersion,
+    DataPoint,
+    Incident,
+    IncidentTag,
+    Comment,
+    ApiKey,
+    DaySummary,
+    HistoryVersion,
+]

@@ -2,7 +2,12 @@
 counts: an insert adds one to its day, a rewrite of a minute moves one from the old status to
 the new, a delete (the retention job's) takes one away. They run inside the writing
 statement, so a summary never disagrees with its points, whichever process or tool wrote
-them."""
+them.
+
+They also count up `history_version` whenever a point older than a day changes (a late write
+for an earlier minute, a retention delete): readers keep the summaries of days past while it
+stays the same (storage.history).
+"""
 
 from peewee import SqliteDatabase
 
@@ -36,23 +41,39 @@ def _remove(row: str) -> str:
     )
 
 
+# Points older than this (by the database's clock) are history whose summaries readers may
+# keep (storage.history): any change to one counts up `history_version`.
+SETTLED_SECONDS = 86_400
+_SQLITE_NOW = "CAST(strftime('%s', 'now') AS INTEGER)"
+_POSTGRES_NOW = "CAST(extract(epoch FROM now()) AS BIGINT)"
+
+
+def _bump(row: str, now: str) -> str:
+    return f"UPDATE history_version SET n = n + 1 WHERE {row}.minute < {now} - {SETTLED_SECONDS};"
+
+
 # A rewrite that keeps the status, tag and minute (a new latency only) changes no count.
 _CHANGED = "OLD.status <> NEW.status OR OLD.tag <> NEW.tag OR OLD.minute <> NEW.minute"
 
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS day_summary_insert AFTER INSERT ON data_point "
-    f"BEGIN {_add('NEW')} END",
+    f"BEGIN {_add('NEW')} {_bump('NEW', _SQLITE_NOW)} END",
     f"CREATE TRIGGER IF NOT EXISTS day_summary_update AFTER UPDATE ON data_point WHEN {_CHANGED} "
-    f"BEGIN {_remove('OLD')} {_add('NEW')} END",
+    f"BEGIN {_remove('OLD')} {_add('NEW')} {_bump('OLD', _SQLITE_NOW)} "
+    f"{_bump('NEW', _SQLITE_NOW)} END",
     "CREATE TRIGGER IF NOT EXISTS day_summary_delete AFTER DELETE ON data_point "
-    f"BEGIN {_remove('OLD')} END",
+    f"BEGIN {_remove('OLD')} {_bump('OLD', _SQLITE_NOW)} END",
 ]
 
 _POSTGRES_TRIGGERS = [
     f"""CREATE OR REPLACE FUNCTION day_summary_apply() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN {_remove("OLD")} END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN {_add("NEW")} END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            {_remove("OLD")} {_bump("OLD", _POSTGRES_NOW)}
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            {_add("NEW")} {_bump("NEW", _POSTGRES_NOW)}
+        END IF;
         RETURN NULL;
     END $$""",
     "CREATE OR REPLACE TRIGGER day_summary_insert AFTER INSERT ON data_point "
@@ -69,6 +90,8 @@ def install() -> None:
     stored. Run inside the schema lock (storage.database.migrate_schema): no point is
     written between the count and the triggers."""
     sqlite = isinstance(database.obj, SqliteDatabase)
+    if not database.execute_sql("SELECT 1 FROM history_version").fetchone():
+        database.execute_sql("INSERT INTO history_version (n) VALUES (0)")
     for statement in _SQLITE_TRIGGERS if sqlite else _POSTGRES_TRIGGERS:
         database.execute_sql(statement)
     database.execute_sql("DELETE FROM day_summary")

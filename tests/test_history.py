@@ -7,17 +7,20 @@ and a migration from a database that had points before the summaries existed.
 
 import os
 import threading
+import time
+from random import Random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from playhouse.db_url import connect
 
 import storage
 import storage.database
 from storage import maintenance
 from storage.catalog import Monitor
 from storage.history import Counts, Day, daily_history, window_counts
-from storage.models import DataPoint, DaySummary, SchemaVersion, database
+from storage.models import DataPoint, DaySummary, HistoryVersion, SchemaVersion, database
 from storage.status import DAY, MINUTE
 
 EARTH = Monitor("earth", "Earth")
@@ -143,9 +146,9 @@ def test_migration_builds_summaries_from_existing_points(store, clock):
     for back in range(0, 3 * 1440, 7):
         storage.record_status("earth", STATUSES[back % 3], 1.0, now - back * MINUTE)
     expected = recount()
-    # Back to schema version 2: no summaries table, no triggers.
+    # Back to schema version 2: no summaries, no history version, no triggers.
     with database.connection_context():
-        database.drop_tables([DaySummary])
+        database.drop_tables([DaySummary, HistoryVersion])
         if storage.database.is_sqlite():
             for name in ("insert", "update", "delete"):
                 database.execute_sql(f"DROP TRIGGER IF EXISTS day_summary_{name}")
@@ -157,6 +160,70 @@ def test_migration_builds_summaries_from_existing_points(store, clock):
     # The migrated database keeps them from then on.
     storage.record_status("earth", "DOWN", 1.0, now)
     assert summaries() == recount()
+
+
+@pytest.fixture
+def real_clock_store(database_url):
+    """Storage on the real clock, as the database's own: the triggers tell old points from
+    new by the database's clock."""
+    storage.open_database(database_url)
+    storage.catalog.configure(MONITORS, time.time)
+    other = connect(database_url)  # another connection, as another process would hold
+    yield other
+    other.close()
+    storage.close_database()
+
+
+def history_version() -> int:
+    with database.connection_context():
+        return HistoryVersion.select(HistoryVersion.n).scalar()
+
+
+def expected_days(tag: str) -> list[Counts]:
+    counted = recount()
+    now = int(time.time())
+    today = now - now % DAY
+    return [counted.get((tag, today - back * DAY), Counts()) for back in range(89, -1, -1)]
+
+
+def test_kept_history_follows_every_write_of_any_connection(real_clock_store):
+    other = real_clock_store
+    now = int(time.time())
+    placeholder = "?" if storage.database.is_sqlite() else "%s"
+
+    def write_elsewhere(minute: int, status: str) -> None:
+        other.execute_sql(
+            "INSERT INTO data_point (tag, minute, status, latency) "
+            f"VALUES ('earth', {placeholder}, {placeholder}, 1.0) "
+            "ON CONFLICT (tag, minute) DO UPDATE SET status = excluded.status",
+            (minute - minute % MINUTE, status),
+        )
+
+    def history() -> list[Counts]:
+        return [day.counts for day in daily_history(["earth", "moon"])["earth"]]
+
+    storage.record_status("earth", "UP", 1.0, now - 10 * DAY)
+    assert history() == expected_days("earth")
+    # A write for now changes today only: the kept days stay valid, the version unchanged.
+    version = history_version()
+    storage.record_status("earth", "DOWN", 1.0, now)
+    assert history_version() == version
+    assert history() == expected_days("earth")
+    # Late writes, rewrites and deletes of old points, from this connection or another.
+    random = Random(7)
+    for step in range(60):
+        minute = now - random.choice([2, 5, 10, 40, 89]) * DAY - random.randrange(1440) * MINUTE
+        if step % 3 == 0:
+            write_elsewhere(minute, random.choice(STATUSES))
+        elif step % 3 == 1:
+            storage.record_status("earth", random.choice(STATUSES), 1.0, minute)
+        else:
+            other.execute_sql(
+                f"DELETE FROM data_point WHERE tag = 'earth' AND minute < {placeholder}",
+                (minute,),
+            )
+        assert history() == expected_days("earth"), step
+    assert history_version() > version
 
 
 def test_daily_history_is_90_days_ending_today(store, clock):

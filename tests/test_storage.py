@@ -31,6 +31,7 @@ from storage.models import (
     Comment,
     DataPoint,
     DaySummary,
+    HistoryVersion,
     Incident,
     SchemaVersion,
     database,
@@ -1110,7 +1111,7 @@ def test_version_1_database_gains_api_keys(store, clock):
     """A database made before API keys existed (schema version 1) is migrated in place."""
     seen = seed(clock)
     with database.connection_context():
-        database.drop_tables([ApiKey, DaySummary])
+        database.drop_tables([ApiKey, DaySummary, HistoryVersion])
         database.execute_sql("UPDATE schema_version SET version = 1")
     assert storage.migrate_schema() == 1 + len(storage.database.MIGRATIONS)
     assert "key_hash" in columns("api_key")
