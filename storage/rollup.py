@@ -48,8 +48,12 @@ _SQLITE_NOW = "CAST(strftime('%s', 'now') AS INTEGER)"
 _POSTGRES_NOW = "CAST(extract(epoch FROM now()) AS BIGINT)"
 
 
-def _bump(row: str, now: str) -> str:
-    return f"UPDATE history_version SET n = n + 1 WHERE {row}.minute < {now} - {SETTLED_SECONDS};"
+def _bump(row: str) -> str:
+    # SQLite has row triggers only; it updates the one row in place.
+    return (
+        "UPDATE history_version SET n = n + 1 "
+        f"WHERE {row}.minute < {_SQLITE_NOW} - {SETTLED_SECONDS};"
+    )
 
 
 # A rewrite that keeps the status, tag and minute (a new latency only) changes no count.
@@ -57,23 +61,19 @@ _CHANGED = "OLD.status <> NEW.status OR OLD.tag <> NEW.tag OR OLD.minute <> NEW.
 
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS day_summary_insert AFTER INSERT ON data_point "
-    f"BEGIN {_add('NEW')} {_bump('NEW', _SQLITE_NOW)} END",
+    f"BEGIN {_add('NEW')} {_bump('NEW')} END",
     f"CREATE TRIGGER IF NOT EXISTS day_summary_update AFTER UPDATE ON data_point WHEN {_CHANGED} "
-    f"BEGIN {_remove('OLD')} {_add('NEW')} {_bump('OLD', _SQLITE_NOW)} "
-    f"{_bump('NEW', _SQLITE_NOW)} END",
+    f"BEGIN {_remove('OLD')} {_add('NEW')} {_bump('OLD')} "
+    f"{_bump('NEW')} END",
     "CREATE TRIGGER IF NOT EXISTS day_summary_delete AFTER DELETE ON data_point "
-    f"BEGIN {_remove('OLD')} {_bump('OLD', _SQLITE_NOW)} END",
+    f"BEGIN {_remove('OLD')} {_bump('OLD')} END",
 ]
 
 _POSTGRES_TRIGGERS = [
     f"""CREATE OR REPLACE FUNCTION day_summary_apply() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            {_remove("OLD")} {_bump("OLD", _POSTGRES_NOW)}
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            {_add("NEW")} {_bump("NEW", _POSTGRES_NOW)}
-        END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN {_remove("OLD")} END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN {_add("NEW")} END IF;
         RETURN NULL;
     END $$""",
     "CREATE OR REPLACE TRIGGER day_summary_insert AFTER INSERT ON data_point "
@@ -82,6 +82,35 @@ _POSTGRES_TRIGGERS = [
     f"FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION day_summary_apply()",
     "CREATE OR REPLACE TRIGGER day_summary_delete AFTER DELETE ON data_point "
     "FOR EACH ROW EXECUTE FUNCTION day_summary_apply()",
+    # Once per statement, not per row: PostgreSQL keeps every version of a row updated again
+    # and again in one transaction, and a retention batch or a bulk load of old points would
+    # walk ever longer chains of them.
+    f"""CREATE OR REPLACE FUNCTION history_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Each test in its own IF: a statement naming a transition table the trigger does
+        -- not have fails when it is planned, and PL/pgSQL plans it when first reached.
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            IF EXISTS (SELECT 1 FROM new_rows WHERE minute < {_POSTGRES_NOW} - {SETTLED_SECONDS})
+            THEN
+                UPDATE history_version SET n = n + 1;
+                RETURN NULL;
+            END IF;
+        END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            IF EXISTS (SELECT 1 FROM old_rows WHERE minute < {_POSTGRES_NOW} - {SETTLED_SECONDS})
+            THEN
+                UPDATE history_version SET n = n + 1;
+            END IF;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    "CREATE OR REPLACE TRIGGER history_version_insert AFTER INSERT ON data_point "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION history_version_bump()",
+    "CREATE OR REPLACE TRIGGER history_version_update AFTER UPDATE ON data_point "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION history_version_bump()",
+    "CREATE OR REPLACE TRIGGER history_version_delete AFTER DELETE ON data_point "
+    "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION history_version_bump()",
 ]
 
 
