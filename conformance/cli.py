@@ -1,6 +1,7 @@
 """`kener-conformance`: run the suite against a Kener API server and report.
 
-Exit status: 0 all passed, 1 a test failed, 2 a usage error or an unreachable target.
+Exit status: 0 all passed, 1 a test failed, 2 a usage error, or a target that cannot be
+tested: unreachable, refusing the token, or not knowing a tag given (checked before any test).
 """
 
 import argparse
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     tags = [tag.strip() for tag in args.tags.split(",") if tag.strip()]
     if not tags:
         parser.error("--tags needs at least one monitor tag")
+    args.tag_list = tags
     if args.degraded_tag and args.degraded_tag not in tags:
         parser.error(f"--degraded-tag {args.degraded_tag!r} is not among --tags")
     unknown = {g.strip() for g in args.only.split(",") if g.strip()} - set(GROUPS)
@@ -64,10 +66,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def unreachable(base_url: str) -> str | None:
-    """Why the target cannot be tested, or None."""
+def preflight(base_url: str, token: str, tags: list[str]) -> str | None:
+    """Why the target cannot be tested, in one line, or None: it does not answer, it refuses
+    the token, or it does not know one of the tags. Checked before any test, so that a wrong
+    setting is one line rather than hundreds of failures. Only those answers count against
+    the target here; any other is left for the tests to judge."""
+    url = base_url.rstrip("/") + "/api/status"
     try:
-        httpx.get(base_url.rstrip("/") + "/api/status", timeout=10)
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+            for tag in tags:
+                answer = client.get(url, params={"tag": tag})
+                if answer.status_code in (401, 403):
+                    return (
+                        f"{base_url} refuses the --token given ({answer.status_code} on GET "
+                        f"/api/status?tag={tag}: {_error_text(answer)})"
+                    )
+                if answer.status_code in (400, 404):
+                    return (
+                        f"{base_url} does not know the monitor tag {tag!r} given in --tags "
+                        f"({answer.status_code}: {_error_text(answer)})"
+                    )
     except httpx.InvalidURL as error:
         return f"invalid --base-url {base_url!r}: {error}"
     except httpx.UnsupportedProtocol:
@@ -77,9 +95,18 @@ def unreachable(base_url: str) -> str | None:
     return None
 
 
+def _error_text(answer: httpx.Response) -> str:
+    try:
+        message = answer.json().get("error")
+    except (ValueError, AttributeError):
+        message = None
+    text = message if isinstance(message, str) else answer.text
+    return " ".join(text.split())[:200] or "no body"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problem = unreachable(args.base_url)
+    problem = preflight(args.base_url, args.token, args.tag_list)
     if problem:
         print(f"kener-conformance: {problem}", file=sys.stderr)
         return 2

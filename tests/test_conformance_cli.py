@@ -1,9 +1,11 @@
-"""`kener-conformance` as a user meets it: usage errors and an unreachable target exit 2 with
-a message and no traceback."""
+"""`kener-conformance` as a user meets it: usage errors, an unreachable target, a wrong token
+and an unknown tag exit 2 with one line and no traceback, before any test runs."""
 
 import socket
 import subprocess
 import sys
+
+from tests.conftest import TOKEN
 
 
 def run(*args):
@@ -42,3 +44,24 @@ def test_a_token_starting_with_a_dash_is_taken_in_the_equals_form():
     result = run(f"--base-url=http://127.0.0.1:{closed_port()}", "--token=-starts-with-dash")
     assert result.returncode == 2
     assert "cannot reach" in result.stderr  # parsed: it got as far as trying the target
+
+
+def test_a_wrong_token_is_one_line_before_any_test(live_server):
+    result = run("--base-url", live_server.url, "--token", "not-the-token-at-all")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"{live_server.url} refuses the --token given (401 on GET" in lines[0]
+    assert result.stdout == ""  # no test ran
+
+
+def test_an_unknown_tag_is_one_line_before_any_test(live_server):
+    result = run("--base-url", live_server.url, "--token", TOKEN, "--tags", "earth,mars")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert (
+        "does not know the monitor tag 'mars' given in --tags (400: unknown tags: mars)"
+        in (lines[0])
+    )
+    assert result.stdout == ""
