@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import yaml
 
+from tests.api_setup import comment, create_incident, push, resolve
 from tests.conftest import START
 
 # KENER_REQUIRE_BROWSER=1 (as in .ci/run) turns every skip for want of a browser into a failure.
@@ -154,36 +155,12 @@ def settings(settings, monitors, site, tmp_path):
 # --- Helpers -------------------------------------------------------------------------------
 
 
-def push(api, tag, status, at):
-    answer = api.post(
-        "/api/status",
-        json={"tag": tag, "status": status, "latency": 0.05, "timestampInSeconds": int(at)},
-    )
-    assert answer.status_code == 200, answer.text
-
-
 def seed_history(api):
     for tag, days in HISTORY.items():
         for days_back, statuses in days.items():
             first = TODAY - days_back * DAY + 3600
             for minute, status in enumerate(statuses):
                 push(api, tag, status, first + minute * 60)
-
-
-def create_incident(api, title, **fields):
-    answer = api.post("/api/incident", json={"title": title, "tags": ["earth"], **fields})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["incidentNumber"]
-
-
-def comment(api, number, text):
-    answer = api.post(f"/api/incident/{number}/comment", json={"body": text})
-    assert answer.status_code == 200, answer.text
-
-
-def resolve(api, number):
-    answer = api.post(f"/api/incident/{number}/status", json={"isResolved": True})
-    assert answer.status_code == 200, answer.text
 
 
 def seed_incidents(api, clock) -> dict[str, int]:

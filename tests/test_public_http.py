@@ -11,6 +11,7 @@ import pytest
 
 from kener_api import Settings, create_app
 from kener_api.site import SiteFileError, load_site
+from tests.api_setup import comment, create_incident, push
 from tests.conftest import TOKEN, serving
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -34,25 +35,6 @@ def settings(settings, monitors_file, tmp_path):
     site = tmp_path / "site.yaml"
     site.write_text("title: Acme status\nsiteName: Acme\nsiteURL: https://status.acme.test\n")
     return dataclasses.replace(settings, monitors_file=monitors_file, site_file=site)
-
-
-def push(api, tag, status, at):
-    answer = api.post(
-        "/api/status",
-        json={"tag": tag, "status": status, "latency": 5, "timestampInSeconds": at},
-    )
-    assert answer.status_code == 200, answer.text
-
-
-def create_incident(api, title, **fields):
-    answer = api.post("/api/incident", json={"title": title, "tags": ["earth"], **fields})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["incidentNumber"]
-
-
-def comment(api, number, text):
-    answer = api.post(f"/api/incident/{number}/comment", json={"body": text})
-    assert answer.status_code == 200, answer.text
 
 
 def svg_texts(answer: httpx.Response) -> tuple[ET.Element, list[str]]:
