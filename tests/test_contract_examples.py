@@ -52,6 +52,22 @@ def examples():
                         (f"{where} {media_type} examples.{name}", schema, example["value"])
                     )
 
+    def parameter(where, parameter):
+        # The Parameter Object's own `example`/`examples` overrides its schema's: it is the
+        # value a request generator sends.
+        parameter = resolve(parameter)
+        where = f"{where} parameter {parameter['name']}"
+        if "content" in parameter:
+            media(where, parameter["content"])
+            return
+        schemas(where, parameter["schema"])
+        if "example" in parameter:
+            found.append((f"{where} example", parameter["schema"], parameter["example"]))
+        for name, example in (parameter.get("examples") or {}).items():
+            example = resolve(example)
+            if "value" in example:
+                found.append((f"{where} examples.{name}", parameter["schema"], example["value"]))
+
     def schemas(where, schema, seen=()):
         schema = resolve(schema)
         if not isinstance(schema, dict) or id(schema) in seen:
@@ -68,8 +84,8 @@ def examples():
 
     for name, schema in SPEC["components"]["schemas"].items():
         schemas(f"components.schemas.{name}", schema)
-    for name, parameter in (SPEC["components"].get("parameters") or {}).items():
-        schemas(f"components.parameters.{name}", parameter["schema"])
+    for name, item in (SPEC["components"].get("parameters") or {}).items():
+        parameter(f"components.parameters.{name}", item)
     for name, response in SPEC["components"]["responses"].items():
         media(f"components.responses.{name}", response.get("content"))
     for path, item in SPEC["paths"].items():
@@ -80,17 +96,8 @@ def examples():
                 operations = [(f" {method.upper()}", operation)]
             for label, op in operations:
                 where = f"{path}{label}"
-                for parameter in op.get("parameters", []):
-                    parameter = resolve(parameter)
-                    schemas(f"{where} parameter {parameter['name']}", parameter["schema"])
-                    if "example" in parameter:
-                        found.append(
-                            (
-                                f"{where} parameter {parameter['name']} example",
-                                parameter["schema"],
-                                parameter["example"],
-                            )
-                        )
+                for item in op.get("parameters", []):
+                    parameter(where, item)
                 body = resolve(op.get("requestBody", {}))
                 media(f"{where} requestBody", body.get("content"))
                 for status, response in (op.get("responses") or {}).items():
@@ -103,6 +110,24 @@ EXAMPLES = examples()
 
 def test_the_contract_has_examples():
     assert len(EXAMPLES) > 20
+
+
+def test_every_parameter_has_its_own_example():
+    """Tools that fill in a request (Dredd among them) read the Parameter Object's `example`
+    and not its schema's: a parameter without one leaves them nothing to send."""
+    parameters = list((SPEC["components"].get("parameters") or {}).items())
+    for path, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            for parameter in (
+                operation if method == "parameters" else operation.get("parameters", [])
+            ):
+                parameters.append((f"{path} {method}", parameter))
+    missing = [
+        f"{where} {resolve(parameter)['name']}"
+        for where, parameter in parameters
+        if "example" not in resolve(parameter) and not resolve(parameter).get("examples")
+    ]
+    assert parameters and not missing, "parameters without an example: " + ", ".join(missing)
 
 
 @pytest.mark.parametrize(("where", "schema", "example"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
