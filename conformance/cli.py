@@ -1,7 +1,8 @@
 """`kener-conformance`: run the suite against a Kener API server and report.
 
-Exit status: 0 all passed, 1 a test failed, 2 a usage error, or a target that cannot be
-tested: unreachable, refusing the token, or not knowing a tag given (checked before any test).
+Exit status: 0 every judged rule passed, 1 a rule failed or was blocked, 2 a usage error, or
+a target that cannot be tested: unreachable, refusing the token, or not knowing a tag given
+(checked before any test).
 """
 
 import argparse
@@ -11,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conformance import __version__, catalogue
 from conformance.config import GROUPS, PROFILES
+from conformance.preconditions import WITHOUT
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,8 +24,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="kener-conformance",
         description="Judge a Kener status-page API implementation by its URL.",
     )
-    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8080")
-    parser.add_argument("--token", required=True, help="a bearer token the target accepts")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the catalogue of rules (identifier, profiles, statement, source) and stop",
+    )
+    parser.add_argument(
+        "--markdown", action="store_true", help="with --list: as Markdown (conformance/RULES.md)"
+    )
+    parser.add_argument("--base-url", help="the target, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--token", help="a bearer token the target accepts")
     parser.add_argument(
         "--tags",
         default="earth,google",
@@ -42,6 +54,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--only", default="", help=f"comma-separated groups: {', '.join(GROUPS)}")
     parser.add_argument(
+        "--without",
+        default="",
+        help="what the target does not have: 'incidents' (no incident store): the rules that "
+        "need it are skipped, saying so",
+    )
+    parser.add_argument(
         "--max-examples",
         type=int,
         default=25,
@@ -49,9 +67,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--junit-xml", default=None, help="write JUnit XML here")
     parser.add_argument("--report", default=None, help="write the report as Markdown here")
+    parser.add_argument(
+        "--json", default=None, help="write the verdict as JSON here (per rule: outcome, curl)"
+    )
+    parser.add_argument(
+        "--badge", default=None, help="write a shields.io endpoint badge (JSON) here"
+    )
     parser.add_argument("-k", dest="keyword", default=None, help="only tests matching (pytest -k)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every test")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="every test, every rule and messages in full"
+    )
     args = parser.parse_args(argv)
+    if args.list:
+        return args
+    for needed in ("base_url", "token"):
+        if not getattr(args, needed):
+            parser.error(f"--{needed.replace('_', '-')} is needed (or --list)")
+    without = {name.strip() for name in args.without.split(",") if name.strip()}
+    if without - set(WITHOUT):
+        parser.error(f"--without knows only: {', '.join(sorted(WITHOUT))}")
     tags = [tag.strip() for tag in args.tags.split(",") if tag.strip()]
     if not tags:
         parser.error("--tags needs at least one monitor tag")
@@ -106,6 +140,9 @@ def _error_text(answer: httpx.Response) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.list:
+        print(catalogue.markdown() if args.markdown else catalogue.text(), end="")
+        return 0
     problem = preflight(args.base_url, args.token, args.tag_list)
     if problem:
         print(f"kener-conformance: {problem}", file=sys.stderr)
@@ -126,15 +163,30 @@ def main(argv: list[str] | None = None) -> int:
         args.profile,
         "--kener-only",
         args.only,
+        "--kener-without",
+        args.without,
         "--kener-max-examples",
         str(args.max_examples),
-        "-v" if args.verbose else "-q",
-        "-rf",
+        # The suite prints its own summary (conformance/verdict.py): pytest stays quiet.
+        "-v" if args.verbose else "-qq",
+        "--tb=no",
+        "-rN",
+        "-o",
+        "console_output_style=classic",
+        "-p",
+        "no:warnings",
     ]
+    if args.verbose:
+        pytest_args.append("--kener-details")
     if args.degraded_tag:
         pytest_args += ["--kener-degraded-tag", args.degraded_tag]
-    if args.report:
-        pytest_args += ["--kener-report", args.report]
+    for option, value in (
+        ("--kener-report", args.report),
+        ("--kener-json", args.json),
+        ("--kener-badge", args.badge),
+    ):
+        if value:
+            pytest_args += [option, value]
     if args.junit_xml:
         pytest_args += ["--junit-xml", args.junit_xml]
     if args.keyword:

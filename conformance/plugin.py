@@ -1,17 +1,22 @@
-"""The pytest plugin behind `kener-conformance`: target options, profiles, groups, and the
-report (group and operation against pass/fail, the first failure's exchange, and for the
-property-based group how many generated cases were answered 2xx)."""
+"""The pytest plugin behind `kener-conformance`: target options, the rule of each test, the
+profiles and groups, preconditions, and the verdict (terminal summary, `--json`, `--badge`
+and the Markdown report; `conformance/verdict.py` writes them)."""
 
+import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from conformance.config import GROUPS, PROFILES, Target
+from conformance.config import GROUPS, INCIDENT_OPERATIONS, PROFILES, Target
+from conformance.preconditions import WITHOUT, Preconditions
+from conformance.rules import BY_TEST, Rule
+from conformance.verdict import Verdict
 
 EXCHANGES = pytest.StashKey[list]()  # every HTTP exchange a test made, in order
 SCHEMA_CASES = pytest.StashKey[dict]()  # operationId -> Counter of answers ("2xx", "400", ...)
+SCHEMA_NOTES = pytest.StashKey[dict]()  # operationId -> why generation stopped early
+PRECONDITIONS = pytest.StashKey[Preconditions]()
+RULE = pytest.StashKey[Rule]()
 
 
 def pytest_addoption(parser):
@@ -24,17 +29,24 @@ def pytest_addoption(parser):
     )
     group.addoption("--kener-profile", default="strict", choices=sorted(PROFILES))
     group.addoption("--kener-only", default="", help="comma-separated groups to run")
+    group.addoption("--kener-without", default="", help="what the target does not have")
     group.addoption("--kener-max-examples", type=int, default=25)
     group.addoption("--kener-report", default=None, help="write the report as Markdown here")
+    group.addoption("--kener-json", default=None, help="write the verdict as JSON here")
+    group.addoption("--kener-badge", default=None, help="write a shields.io endpoint badge here")
+    group.addoption("--kener-details", action="store_true", help="every rule and message in full")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "group(name): the test group (monitors, incidents, ...)")
     config.addinivalue_line("markers", "operation(*ids): the operationIds a test judges")
-    config.addinivalue_line(
-        "markers", "strict: a rule of the refined contract, not promised by Kener 2.0"
-    )
     config.stash[SCHEMA_CASES] = defaultdict(Counter)
+    config.stash[SCHEMA_NOTES] = {}
+    without = {name.strip() for name in config.getoption("kener_without").split(",")} - {""}
+    unknown = without - set(WITHOUT)
+    if unknown:
+        raise pytest.UsageError(f"unknown --without {', '.join(sorted(unknown))}")
+    config.stash[PRECONDITIONS] = Preconditions(frozenset(without))
     config.pluginmanager.register(Report(config), "kener-report")
 
 
@@ -61,20 +73,41 @@ def operations_of(item) -> tuple[str, ...]:
     return tuple(marker.args) if marker else ("-",)
 
 
+def rule_key(item) -> str:
+    """`module:function` (or `module:Class.function`), as `conformance/rules.py` names tests."""
+    name = getattr(item, "originalname", item.name)
+    if item.cls is not None:
+        name = f"{item.cls.__name__}.{name}"
+    return f"{item.module.__name__.rsplit('.', 1)[-1]}:{name}"
+
+
+def rule_of(item) -> Rule:
+    return item.stash[RULE]
+
+
 def pytest_collection_modifyitems(config, items):
     only = {group.strip() for group in config.getoption("kener_only").split(",") if group.strip()}
     unknown = only - set(GROUPS)
     if unknown:
         raise pytest.UsageError(f"unknown group(s) {', '.join(sorted(unknown))}; known: {GROUPS}")
-    strict = config.getoption("kener_profile") == "strict"
+    profile = config.getoption("kener_profile")
+    without_incidents = "incidents" in config.getoption("kener_without")
     selected, deselected = [], []
     for item in items:
-        if only and group_of(item) not in only:
+        rule = BY_TEST.get(rule_key(item))
+        if rule is None:  # tests/test_conformance_rules.py keeps every test in the catalogue
+            rule = Rule(f"UNLISTED:{rule_key(item)}", rule_key(item), item.name, "-")
+        item.stash[RULE] = rule
+        if (only and group_of(item) not in only) or profile not in rule.profiles:
             deselected.append(item)
-        elif not strict and item.get_closest_marker("strict"):
-            deselected.append(item)  # the kener-2.0 profile judges only what Kener promised
-        else:
-            selected.append(item)
+            continue
+        selected.append(item)
+        if without_incidents and (
+            group_of(item) == "incidents" or set(operations_of(item)) & INCIDENT_OPERATIONS
+        ):
+            item.add_marker(
+                pytest.mark.skip(reason="the target has no incident store (--without incidents)")
+            )
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
@@ -85,65 +118,68 @@ def _record_exchanges(request):
     request.node.stash[EXCHANGES] = []
 
 
-@dataclass
-class Row:
-    passed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    failures: list = field(default_factory=list)  # (test name, exchange or None, message)
-
-
 class Report:
+    """Collects each test's outcome for its rule, and writes the verdict at the end."""
+
     def __init__(self, config) -> None:
         self.config = config
-        self.rows: dict[tuple[str, str], Row] = defaultdict(Row)
+        self.started = time.time()
+        option = config.getoption
+        self.verdict = Verdict(
+            target=option("kener_base_url"),
+            profile=option("kener_profile"),
+            spec_path=PROFILES[option("kener_profile")],
+        )
+
+    def pytest_report_teststatus(self, report, config):
+        # The suite prints its own summary: no progress letters, and with -v one word each.
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            word = "BLOCKED" if self.verdict.is_blocked(report) else report.outcome.upper()
+            return report.outcome, "", word
+        return None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            row = self.rows[(group_of(item), ", ".join(operations_of(item)))]
-            if report.passed:
-                row.passed += 1
-            elif report.skipped:
-                row.skipped += 1
-            else:
-                exchanges = item.stash.get(EXCHANGES, [])
-                message = str(call.excinfo.value) if call.excinfo else report.longreprtext
-                row.failed += 1
-                row.failures.append((item.nodeid, exchanges[-1] if exchanges else None, message))
+        if report.when == "call" or not report.passed:
+            message = str(call.excinfo.value) if call.excinfo else report.longreprtext
+            if report.skipped and call.excinfo is None:
+                message = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
+            exchanges = item.stash.get(EXCHANGES, [])
+            self.verdict.record(
+                rule_of(item),
+                test=item.name,
+                operations=operations_of(item),
+                report=report,
+                message=message,
+                exchange=exchanges[-1] if exchanges else None,
+            )
 
-    def lines(self) -> list[str]:
-        out = ["## Kener API conformance", ""]
-        option = self.config.getoption
-        out.append(f"Target `{option('kener_base_url')}`, profile `{option('kener_profile')}`.")
-        out += ["", "| group | operation | passed | failed | skipped |", "|---|---|---|---|---|"]
-        for (group, operation), row in sorted(self.rows.items()):
-            out.append(f"| {group} | {operation} | {row.passed} | {row.failed} | {row.skipped} |")
-        cases = self.config.stash[SCHEMA_CASES]
-        if cases:
-            out += ["", "### Generated cases (schema group)", ""]
-            out += ["| operation | cases | answered 2xx | share 2xx |", "|---|---|---|---|"]
-            for operation, counts in sorted(cases.items()):
-                total = sum(counts.values())
-                ok = counts.get("2xx", 0)
-                out.append(f"| {operation} | {total} | {ok} | {ok / total:.0%} |")
-        failures = [f for row in self.rows.values() for f in row.failures]
-        if failures:
-            out += ["", "### Failures (first failing exchange of each test)", ""]
-            for name, exchange, message in failures:
-                out += [f"#### `{name}`", "", "```", message.strip()[:2000], "```"]
-                if exchange is not None:
-                    out += ["", "```http", exchange.describe(), "```"]
-                out.append("")
-        return out
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        # A blocked rule was not judged: the run did not pass (pytest saw only skips).
+        if session.exitstatus == pytest.ExitCode.OK and self.verdict.rule_totals()["blocked"]:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.write_line("")
-        for line in self.lines():
+        config = self.config
+        self.verdict.seconds = time.time() - self.started
+        self.verdict.generated = dict(config.stash[SCHEMA_CASES])
+        self.verdict.generation_notes = dict(config.stash[SCHEMA_NOTES])
+        self.verdict.causes = dict(config.stash[PRECONDITIONS].causes)
+        details = config.getoption("kener_details")
+        for line in self.verdict.summary(details=details):
             terminalreporter.write_line(line)
-        path = self.config.getoption("kener_report")
-        if path:
-            Path(path).write_text("\n".join(self.lines()) + "\n", encoding="utf-8")
-            terminalreporter.write_line(f"report written to {path}")
+        written = []
+        for option, write in (
+            ("kener_report", self.verdict.write_markdown),
+            ("kener_json", self.verdict.write_json),
+            ("kener_badge", self.verdict.write_badge),
+        ):
+            path = config.getoption(option)
+            if path:
+                write(path)
+                written.append(path)
+        if written:
+            terminalreporter.write_line(f"written: {', '.join(written)}")

@@ -1,4 +1,8 @@
-"""Operations and assertions shared by the conformance tests."""
+"""Operations, set-up and assertions shared by the conformance tests."""
+
+import uuid
+
+from conformance.preconditions import INCIDENTS
 
 # operationId -> (method, path); {n} is an existing incident's number.
 OPERATIONS = {
@@ -36,3 +40,46 @@ def assert_json_error(answer, statuses: tuple[int, ...], sent: str) -> str:
         f'{sent}: the error body should be {{"error": "<message>"}}, got {body!r}'
     )
     return body["error"]
+
+
+def create_incident(api, preconditions, keep: str | None = None, **fields) -> dict:
+    """Set-up: create an incident and answer it (at least its `incidentNumber`), or block the
+    test, with the cause, if the target cannot create one: after a first failure the tests
+    that need an incident are blocked at once, without asking again. With `keep`, the incident
+    is created once and kept under that name for the run."""
+
+    def make():
+        answer = api.post("/api/incident", json_body=fields, validate=False)
+        assert answer.status_code == 200, (
+            f"POST /api/incident answered {answer.status_code}: {answer.text[:200]!r}"
+        )
+        incident = answer.json()
+        number = incident.get("incidentNumber") if isinstance(incident, dict) else None
+        assert isinstance(number, int) and not isinstance(number, bool), (
+            f"POST /api/incident answered no incidentNumber: {answer.text[:200]!r}"
+        )
+        return incident
+
+    return preconditions.run(INCIDENTS, make, keep=keep)
+
+
+class SharedIncident:
+    """One incident of the run that tests about other things work on: created at first use,
+    resolved so that it is not left open. Tests that do not need it never create it."""
+
+    def __init__(self, api, target, preconditions) -> None:
+        self.api, self.target, self.preconditions = api, target, preconditions
+
+    def get(self) -> dict:
+        return create_incident(
+            self.api,
+            self.preconditions,
+            keep="the shared incident",
+            title=f"conformance-shared-{uuid.uuid4().hex[:12]}",
+            tags=[self.target.tags[0]],
+            isResolved=True,
+        )
+
+    @property
+    def number(self) -> int:
+        return self.get()["incidentNumber"]

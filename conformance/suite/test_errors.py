@@ -42,8 +42,13 @@ class Context:
 
     tag: str
     unknown_tag: str
-    number: int  # an existing incident
+    incident: object  # conftest.SharedIncident: created at first use, by the cases that need it
     title: str
+
+    @property
+    def number(self) -> int:
+        """An existing incident's number."""
+        return self.incident.number
 
     def valid(self, operation: str) -> dict:
         return {
@@ -74,7 +79,9 @@ class Bad:
 
     def send(self, api, context: Context):
         method, path = OPERATIONS[self.operation]
-        path = (self.path or path).format(n=context.number)
+        path = self.path or path
+        if "{n}" in path:
+            path = path.format(n=context.number)
         body = self.body(context) if callable(self.body) else self.body
         headers = {}
         if body is NOTHING:
@@ -297,26 +304,13 @@ def body_classes(operation: str) -> dict[str, list[Bad]]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared() -> dict:
-    return {}
-
-
 @pytest.fixture
-def context(api, target, shared) -> Context:
-    """The target's first tag, a tag it does not know, and an incident of this module (created
-    once, resolved so that it is not left open)."""
-    if "context" not in shared:
-        title = f"conformance-errors-{uuid.uuid4().hex[:12]}"
-        answer = api.post(
-            "/api/incident", {"title": title, "tags": [target.tags[0]], "isResolved": True}
-        )
-        assert answer.status_code == 200, (
-            f"creating an incident should answer 200, got {answer.status_code}: {answer.text[:300]}"
-        )
-        unknown = f"no-such-monitor-{uuid.uuid4().hex[:8]}"
-        shared["context"] = Context(target.tags[0], unknown, answer.json()["incidentNumber"], title)
-    return shared["context"]
+def context(target, shared_incident) -> Context:
+    """The target's first tag, a tag it does not know, and the run's shared incident (created
+    only when a case needs one: a target without incidents still has its other errors judged)."""
+    unknown = f"no-such-monitor-{uuid.uuid4().hex[:8]}"
+    title = f"conformance-errors-{uuid.uuid4().hex[:12]}"
+    return Context(target.tags[0], unknown, shared_incident, title)
 
 
 def rejected(api, context: Context, bad: Bad, statuses=(400,)) -> str:
@@ -326,10 +320,9 @@ def rejected(api, context: Context, bad: Bad, statuses=(400,)) -> str:
     return message
 
 
-def each(operations, strict=False):
-    marks = [pytest.mark.strict] if strict else []
+def each(operations):
     return [
-        pytest.param(operation, marks=[pytest.mark.operation(operation), *marks], id=operation)
+        pytest.param(operation, marks=pytest.mark.operation(operation), id=operation)
         for operation in operations
     ]
 
@@ -384,13 +377,23 @@ def test_value_outside_the_declared_set_or_range_is_400(api, context, bad):
 
 
 @pytest.mark.parametrize("bad", cases(UNKNOWN_TAGS))
-def test_unknown_tag_is_400(api, context, bad):
+def test_unknown_tag_is_400(api, context, target, bad):
+    if bad.operation == "searchIncidents" and not target.strict:
+        pytest.skip(
+            "kener-2.0 promises nothing here: Kener 2.0.0 searched GitHub labels, and an "
+            "unknown one found nothing"
+        )
     rejected(api, context, bad)
 
 
 @pytest.mark.parametrize("operation", each(INCIDENT_OPERATIONS))
-def test_unknown_incident_is_a_client_error(api, context, operation):
+def test_unknown_incident_is_a_client_error(api, context, target, operation):
     # Kener's GET answered 404, which its spec does not declare: any 4xx passes here.
+    if operation == "getIncidentComments" and not target.strict:
+        pytest.skip(
+            "kener-2.0 promises nothing here: Kener 2.0.0 answered 200 [] (GitHub's 404 "
+            "for an unknown issue's comments was swallowed)"
+        )
     bad = unknown_incident(operation, UNKNOWN_INCIDENT)
     assert_json_error(bad.send(api, context), tuple(range(400, 500)), bad.describe())
 
@@ -437,19 +440,18 @@ def test_bad_input_never_causes_a_server_error(api, context, operation):
 # Strict profile --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("operation", each(WRITES, strict=True))
+@pytest.mark.parametrize("operation", each(WRITES))
 def test_content_type_other_than_json_is_400(api, context, operation):
     for bad in body_classes(operation)["content type"]:
         rejected(api, context, bad)
 
 
-@pytest.mark.strict
 @pytest.mark.parametrize("bad", cases(OUT_OF_REFINED_RANGE))
 def test_value_outside_the_refined_range_is_400(api, context, bad):
     rejected(api, context, bad)
 
 
-@pytest.mark.parametrize("operation", each(INCIDENT_OPERATIONS, strict=True))
+@pytest.mark.parametrize("operation", each(INCIDENT_OPERATIONS))
 def test_unknown_or_invalid_incident_number_is_400(api, context, operation):
     for number in (UNKNOWN_INCIDENT, 0, -1, "abc", "1.5"):
         rejected(api, context, unknown_incident(operation, number))
@@ -466,7 +468,7 @@ def unknown_query_parameter(operation: str) -> Bad:
     )
 
 
-@pytest.mark.parametrize("operation", each(OPERATIONS, strict=True))
+@pytest.mark.parametrize("operation", each(OPERATIONS))
 def test_unknown_query_parameter_is_400(api, context, operation):
     rejected(api, context, unknown_query_parameter(operation))
 
@@ -490,12 +492,10 @@ NUL_AND_SURROGATES = [
 
 
 @pytest.mark.parametrize("bad", cases(NUL_AND_SURROGATES))
-@pytest.mark.strict
 def test_text_with_nul_or_an_unpaired_surrogate_is_400(api, context, bad):
     rejected(api, context, bad)
 
 
-@pytest.mark.strict
 @pytest.mark.operation("searchIncidents")
 def test_unpaired_surrogate_in_a_query_parameter_is_400(api, context):
     # The only way to send U+D800 in a URL is its UTF-8-style encoding, which is no valid UTF-8:
@@ -523,7 +523,6 @@ MESSAGES = [
 ]
 
 
-@pytest.mark.strict
 @pytest.mark.parametrize("bad", cases(MESSAGES))
 def test_error_message_names_what_was_wrong(api, context, bad):
     message = rejected(api, context, bad)
@@ -541,10 +540,10 @@ def spec_methods(target) -> dict[str, set[str]]:
     }
 
 
-@pytest.mark.strict
 @pytest.mark.operation("-")
 def test_unknown_path_is_a_json_404(api, context):
-    for path in ("/api/nothing", "/api/statuses", f"/api/incident/{context.number}/x", "/api"):
+    # Under an incident's path too: no incident is needed for a path no operation has.
+    for path in ("/api/nothing", "/api/statuses", "/api/incident/1/x", "/api"):
         answer = api.get(path, validate=False)
         assert_json_error(answer, (404,), f"GET {path}, a path the contract does not have")
 
@@ -562,7 +561,6 @@ WRONG_METHODS = [  # (method, path of the contract, operations on that path)
 ]
 
 
-@pytest.mark.strict
 @pytest.mark.parametrize(
     ("method", "template"),
     [
@@ -573,7 +571,9 @@ WRONG_METHODS = [  # (method, path of the contract, operations on that path)
     ],
 )
 def test_wrong_method_is_a_json_405_with_a_complete_allow(api, context, target, method, template):
-    path = template.replace("{incidentNumber}", str(context.number))
+    path = template
+    if "{incidentNumber}" in template:
+        path = template.replace("{incidentNumber}", str(context.number))
     declared = spec_methods(target)[template]
     answer = api.request(method, path, validate=False)
     sent = f"{method} {path} (the contract has {', '.join(sorted(declared))} there)"
@@ -585,7 +585,6 @@ def test_wrong_method_is_a_json_405_with_a_complete_allow(api, context, target, 
     )
 
 
-@pytest.mark.strict
 @pytest.mark.operation("getMonitorStatus", "updateMonitorStatus")
 def test_head_is_a_405_without_a_body(api, context, target):
     declared = spec_methods(target)["/api/status"]

@@ -165,7 +165,6 @@ class Monitors:
             others = [tag for tag in target.tags if tag != self.plain]
             self.other = others[0] if others else None
         self.ledgers: dict[str, Ledger] = {}
-        self.broken: dict[str, str] = {}  # tag -> why its day could not be taken over
         self.lock = threading.Lock()
 
     def degraded_is_down(self, tag: str) -> bool | None:
@@ -173,7 +172,7 @@ class Monitors:
             return None
         return tag == self.target.degraded_tag
 
-    def push(self, api, tag: str, status: str, timestamp: int | None = None):
+    def push(self, api, tag: str, status: str, timestamp: int | None = None, judge: bool = True):
         body = {"status": status, "latency": 12.5, "tag": tag}
         if timestamp is not None:
             body["timestampInSeconds"] = timestamp
@@ -186,13 +185,13 @@ class Monitors:
                     ledger.points[minute] = status
                 if timestamp is None:
                     ledger.now = max(ledger.now, minute)
-        # Several pushes may run at once: judge this answer's own exchange.
-        api.validator.check(next(e for e in reversed(api.exchanges) if e.response is answer))
+        if judge:  # several pushes may run at once: judge this answer's own exchange
+            api.validator.check(next(e for e in reversed(api.exchanges) if e.response is answer))
         return answer
 
-    def now(self, api, tag: str, status: str) -> int:
+    def now(self, api, tag: str, status: str, judge: bool = True) -> int:
         """The target's current minute, read by pushing `status` for `tag` without a timestamp."""
-        answer = self.push(api, tag, status)
+        answer = self.push(api, tag, status, judge=judge)
         minute = stored_minute(answer)
         assert answer.status_code == 200 and minute is not None, (
             "a push without timestampInSeconds should answer 200 "
@@ -201,12 +200,12 @@ class Monitors:
         assert minute % MINUTE == 0, f"'success at {minute}' should name a whole UTC minute"
         return minute
 
-    def write(self, api, tag: str, points: dict[int, str]) -> None:
+    def write(self, api, tag: str, points: dict[int, str], judge: bool = True) -> None:
         """Push these data points (minute -> status), several at a time."""
 
         def one(item):
             minute, status = item
-            return minute, self.push(api, tag, status, timestamp=minute)
+            return minute, self.push(api, tag, status, timestamp=minute, judge=judge)
 
         if not points:
             return
@@ -219,24 +218,27 @@ class Monitors:
                 )
 
     def control(self, api, tag: str) -> Ledger:
-        """The ledger of `tag`, writing every minute of its day so far the first time."""
-        if tag in self.broken:
-            pytest.fail(f"could not take over today's data of {tag}: {self.broken[tag]}")
-        if tag in self.ledgers:
-            return self.ledgers[tag]
-        fill = DOWN if tag == self.plain else UP
-        try:
-            now = self.now(api, tag, fill)
+        """The ledger of `tag`, writing every minute of its day so far the first time. That
+        fill is a precondition of the uptime rules: if the target refuses it, they are blocked
+        by that cause, reported once (the push rules judge the pushes themselves)."""
+
+        def fill_day() -> Ledger:
+            fill = DOWN if tag == self.plain else UP
+            now = self.now(api, tag, fill, judge=False)
             ledger = Ledger(tag, self.degraded_is_down(tag), midnight(now), now, {now: fill})
             self.ledgers[tag] = ledger
             points = {minute: fill for minute in range(ledger.start, now, MINUTE)}
             points[ledger.start - MINUTE] = UP if fill == DOWN else DOWN  # yesterday
-            self.write(api, tag, points)
-        except Exception as error:
-            self.ledgers.pop(tag, None)
-            self.broken[tag] = str(error).splitlines()[0]
-            raise
-        return ledger
+            try:
+                self.write(api, tag, points, judge=False)
+            except BaseException:
+                self.ledgers.pop(tag, None)
+                raise
+            return ledger
+
+        return api.preconditions.run(
+            f"filling today's data points of monitor {tag}", fill_day, keep=f"ledger of {tag}"
+        )
 
     def set_up_count(self, api, ledger: Ledger, up: int) -> None:
         """Flip as few of today's data points as needed (to UP or to DOWN) so that `up` of
