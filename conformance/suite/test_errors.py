@@ -20,6 +20,7 @@ this module (created once, resolved), so that a 400 is about the input, not a mi
 """
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,6 +144,35 @@ WRONG_TYPES = [
     wrong_type("updateIncidentStatus", "isResolved", "yes"),
     wrong_type("updateIncidentStatus", "isIdentified", 1),
     wrong_type("updateIncidentStatus", "endDatetime", "later"),
+    # Numbers and booleans written as strings (Kener 2.0.0 stored "latency": "100" as text),
+    # booleans where numbers belong (JSON true is no number), empty strings, arrays.
+    wrong_type("updateMonitorStatus", "latency", "100"),
+    wrong_type("updateMonitorStatus", "latency", ""),
+    wrong_type("updateMonitorStatus", "latency", True),
+    wrong_type("updateMonitorStatus", "status", ["UP"]),
+    wrong_type("updateMonitorStatus", "tag", ["earth"]),
+    Bad(
+        "updateMonitorStatus",
+        "timestampInSeconds as a string of an hour ago",
+        body=lambda c: {
+            **c.valid("updateMonitorStatus"),
+            "timestampInSeconds": str(int(time.time()) // 60 * 60 - 3600),
+        },
+        names="timestampInSeconds",
+    ),
+    wrong_type("updateMonitorStatus", "timestampInSeconds", ""),
+    wrong_type("updateMonitorStatus", "timestampInSeconds", False),
+    wrong_type("createIncident", "isMaintenance", "true"),
+    wrong_type("createIncident", "isIdentified", 0),
+    wrong_type("createIncident", "startDatetime", "1700000000"),
+    wrong_type("createIncident", "endDatetime", True),
+    wrong_type("createIncident", "impact", ["DOWN"]),
+    wrong_type("updateIncident", "isMaintenance", "false"),
+    wrong_type("updateIncident", "startDatetime", ""),
+    wrong_type("addIncidentComment", "body", True),
+    wrong_type("updateIncidentStatus", "isResolved", "true"),
+    wrong_type("updateIncidentStatus", "isIdentified", [True]),
+    wrong_type("updateIncidentStatus", "endDatetime", "1700000000"),
 ]
 
 MISSING_FIELDS = [
