@@ -63,8 +63,11 @@ OPERATIONS = [
         "createIncident",
         "POST",
         "/api/incident",
+        # A body: the group varies the message, not the incident (one created without a body
+        # is KENER-INC-001's concern, not a variant's).
         body=lambda c, refused: {
             "title": c.marker if refused else "http: accepted",
+            "body": "http",
             "tags": [c.tag],
             "isResolved": True,
         },
@@ -82,6 +85,7 @@ OPERATIONS = [
         "/api/incident/{n}",
         body=lambda c, refused: {
             "title": c.marker if refused else "http: incident",
+            "body": "http",
             "tags": [c.tag],
             "isResolved": True,
         },

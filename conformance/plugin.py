@@ -143,7 +143,7 @@ class Report:
         outcome = yield
         report = outcome.get_result()
         if report.when == "call" or not report.passed:
-            message = str(call.excinfo.value) if call.excinfo else report.longreprtext
+            message = _message(call.excinfo) if call.excinfo else report.longreprtext
             if report.skipped and call.excinfo is None:
                 message = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
             exchanges = item.stash.get(EXCHANGES, [])
@@ -183,3 +183,14 @@ class Report:
                 written.append(path)
         if written:
             terminalreporter.write_line(f"written: {', '.join(written)}")
+
+
+def _message(excinfo) -> str:
+    """A failure's message: an assertion's own text; for anything else its kind too (a
+    KeyError on an answer is a field the answer lacks)."""
+    error = excinfo.value
+    if isinstance(error, AssertionError | pytest.skip.Exception | pytest.fail.Exception):
+        return str(error)
+    if isinstance(error, KeyError):
+        return f"the answer has no field {error}"
+    return f"{error.__class__.__name__}: {error}"

@@ -18,23 +18,26 @@ class Preconditions:
         self.kept: dict[str, object] = {}  # name -> a value made once for the run
 
     def need(self, step: str) -> None:
-        """Skip or block the running test if `step` is absent or has failed."""
+        """Skip the running test if the target was declared not to have `step`."""
         if step in self.absent:
             pytest.skip(f"the target has no incident store (--without incidents): {step}")
-        if step in self.causes:
-            pytest.skip(BLOCKED + self.causes[step])
 
-    def run(self, step: str, make, keep: str | None = None):
+    def run(self, step: str, make, keep: str | None = None, variant: str = ""):
         """make()'s value, or the running test blocked if `make` fails. With `keep`, the value
-        is made once and kept under that name for the run."""
+        is made once and kept under that name for the run. A `variant` of the step (which
+        fields an incident is created with, say) fails on its own: a target that cannot
+        create an incident without a body still has the set-ups that send one."""
         self.need(step)
+        key = f"{step} {variant}".strip()
+        if key in self.causes:
+            pytest.skip(BLOCKED + self.causes[key])
         if keep is not None and keep in self.kept:
             return self.kept[keep]
         try:
             value = make()
         except (AssertionError, httpx.HTTPError, ValueError) as error:
-            self.causes[step] = f"{step}: {first_line(error)}"
-            pytest.skip(BLOCKED + self.causes[step])
+            self.causes[key] = f"{key}: {first_line(error)}"
+            pytest.skip(BLOCKED + self.causes[key])
         if keep is not None:
             self.kept[keep] = value
         return value

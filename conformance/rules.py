@@ -195,12 +195,8 @@ RULES: tuple[Rule, ...] = (
             "answers, not null."
         ),
         source=(
-            "REFERENCE: Absent values; openapi.yaml: IncidentResponse (fields the incident lacks "
-            "are left out)"
-        ),
-        strict_only=(
-            "Kener 2.0 sent absent fields as null; leaving them out is this project's reading of "
-            "the non-nullable schemas"
+            "kener-2.0.0 spec: IncidentResponse impact, startDatetime, endDatetime (not "
+            "nullable); REFERENCE: Absent values; openapi.yaml: IncidentResponse"
         ),
     ),
     Rule(
@@ -394,12 +390,8 @@ RULES: tuple[Rule, ...] = (
             "answer and of getIncident's."
         ),
         source=(
-            "REFERENCE: Absent values; openapi.yaml: IncidentResponse (fields the incident lacks "
-            "are left out)"
-        ),
-        strict_only=(
-            "Kener 2.0 sent absent fields as null; leaving them out is this project's reading of "
-            "the non-nullable schemas"
+            "kener-2.0.0 spec: IncidentResponse impact, startDatetime, endDatetime (not "
+            "nullable); REFERENCE: Absent values; openapi.yaml: IncidentResponse"
         ),
     ),
     Rule(

@@ -35,14 +35,10 @@ class Result:
     operations: tuple[str, ...] = ()
 
     def cause(self) -> str:
-        """What two failures must share to be one cause: the failing answer (operation path,
-        status and body, numbers aside), or the message when no exchange is known."""
-        if self.exchange is None:
-            return re.sub(r"[0-9]+", "#", one_line(self.message))
-        request, response = self.exchange.request, self.exchange.response
-        body = response.content[:200].decode("utf-8", errors="replace")
-        text = f"{request.method} {request.url.path} {response.status_code} {body}"
-        return re.sub(r"[0-9]+", "#", text)
+        """What two rules' failures must share to be reported on one line: the same message,
+        numbers and the test's parameter aside (the same answer to different requests may
+        have different causes, so answers alone are not compared)."""
+        return re.sub(r"[0-9]+", "#", one_line(self.message))
 
 
 @dataclass
@@ -74,8 +70,9 @@ class RuleVerdict:
         if result is None:
             return ""
         line = one_line(result.message)
-        if len(self.results) > 1 and "[" in result.test:
-            line = f"[{result.test.split('[', 1)[1].rstrip(']')}] {line}"
+        parameter = result.test.partition("[")[2][:-1]  # "test_x[createIncident]" -> its id
+        if len(self.results) > 1 and parameter and parameter not in line:
+            line = f"[{parameter}] {line}"
         return line
 
     def reproduce(self) -> str | None:
@@ -152,6 +149,16 @@ class Verdict:
             totals.update(verdict.counts)
         return totals
 
+    def errors(self) -> int:
+        """Failures outside a test's own checks (its set-up or tear-down raised, other than
+        a precondition): a suite bug or a target the suite could not handle."""
+        return sum(
+            result.message.startswith("error in ")
+            for verdict in self.rules.values()
+            for result in verdict.results.values()
+            if result.outcome == "failed"
+        )
+
     def score(self) -> tuple[int, int]:
         """(rules passed, rules judged): skipped rules are not judged; blocked ones are."""
         totals = self.rule_totals()
@@ -185,6 +192,8 @@ class Verdict:
             f"{sum(rules.values())} rules: {figures(rules)}  "
             f"({sum(tests.values())} tests: {figures(tests)})",
         ]
+        if self.errors():
+            lines.append(f"ERRORS {self.errors()} tests failed in their set-up or tear-down")
         for cause, verdicts in self.blocked_by().items():
             lines.append(f"BLOCKED {len(verdicts)} rules by {_clip(cause, MESSAGE_WIDTH)}")
         skipped = defaultdict(list)
@@ -297,7 +306,10 @@ class Verdict:
             "profile": self.profile,
             "seconds": round(self.seconds, 1),
             "score": {"passed": passed, "judged": judged},
-            "totals": {"rules": _totals(self.rule_totals()), "tests": _totals(self.test_totals())},
+            "totals": {
+                "rules": _totals(self.rule_totals()),
+                "tests": {**_totals(self.test_totals()), "errors": self.errors()},
+            },
             "blocked": [
                 {"cause": cause, "rules": [v.rule.id for v in verdicts]}
                 for cause, verdicts in self.blocked_by().items()

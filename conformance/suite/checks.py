@@ -19,10 +19,17 @@ OPERATIONS = {
 WRITES = [operation for operation, (method, _) in OPERATIONS.items() if method != "GET"]
 
 
+def statuses_text(statuses: tuple[int, ...]) -> str:
+    """`(400,)` -> "400", `(400, 401)` -> "400 or 401", `range(400, 500)` -> "a 4xx"."""
+    if set(statuses) == set(range(400, 500)):
+        return "a 4xx"
+    return " or ".join(str(status) for status in statuses)
+
+
 def assert_json_error(answer, statuses: tuple[int, ...], sent: str) -> str:
     """The answer has one of `statuses` and the body {"error": "<message>"} as
     application/json; returns the message."""
-    expected = " or ".join(str(status) for status in statuses)
+    expected = statuses_text(statuses)
     assert answer.status_code in statuses, (
         f"{sent}: expected {expected} with a JSON error body, got {answer.status_code}: "
         f"{answer.text[:300]!r}"
@@ -60,7 +67,7 @@ def create_incident(api, preconditions, keep: str | None = None, **fields) -> di
         )
         return incident
 
-    return preconditions.run(INCIDENTS, make, keep=keep)
+    return preconditions.run(INCIDENTS, make, keep=keep, variant="with " + ", ".join(fields))
 
 
 class SharedIncident:
@@ -76,6 +83,9 @@ class SharedIncident:
             self.preconditions,
             keep="the shared incident",
             title=f"conformance-shared-{uuid.uuid4().hex[:12]}",
+            # A body: what the rules about creating judge (an incident created without one)
+            # is no set-up of the others.
+            body="conformance: shared incident",
             tags=[self.target.tags[0]],
             isResolved=True,
         )
