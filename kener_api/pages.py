@@ -60,15 +60,29 @@ def _markdown() -> MarkdownIt:
 _MARKDOWN = _markdown()
 
 
+def _moment(seconds: int) -> datetime.datetime | None:
+    """The UTC time `seconds` names, or None past what a calendar date holds: an incident's
+    start and end may be any int64 (the contract's range), year 10000 and later included."""
+    try:
+        return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _utc(seconds: int | None) -> str:
     if seconds is None:
         return ""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    moment = _moment(seconds)
+    if moment is None:
+        return f"{seconds} s after 1970-01-01 UTC"
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _iso(seconds: int) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat()
+    """For a `datetime` attribute: a valid global date and time, or a duration in seconds
+    (also valid there) where no date can be written."""
+    moment = _moment(seconds)
+    return moment.isoformat() if moment is not None else f"PT{seconds}S"
 
 
 def _date(seconds: int) -> str:

@@ -327,6 +327,19 @@ def test_database_text_reaches_pages_escaped(api, anonymous, monitors_file):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in anonymous.get(f"/incident/{number}").text
 
 
+def test_incident_times_past_year_9999_are_shown_not_a_server_error(api, anonymous):
+    # The contract takes any int64 as startDatetime and endDatetime; no calendar date holds
+    # 2**62 seconds: the pages show the number.
+    start, end = 2**62, 2**63 - 1
+    number = create_incident(api, "far future", startDatetime=start, endDatetime=end)
+    for path in ("/", f"/incident/{number}", "/rss.xml", "/history.atom", "/embed-earth"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+    page = anonymous.get(f"/incident/{number}").text
+    assert f"{start} s after 1970-01-01 UTC" in page and f"{end} s after 1970-01-01 UTC" in page
+    assert f'datetime="PT{start}S"' in page
+
+
 def test_public_paths_need_no_credential_and_api_paths_still_do(anonymous):
     for path in ("/", "/rss.xml", "/badge/earth/status", "/assets/status.css"):
         assert anonymous.get(path).status_code == 200, path
