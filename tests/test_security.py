@@ -20,6 +20,7 @@ from kener_api.serving import MAX_HEADER_BYTES
 from kener_api.settings import Settings, SettingsError
 from storage.models import ApiKey
 from tests.conftest import TOKEN, serving
+from tests.faults import IP_REGEX_PREFIX
 from tests.test_errors_and_auth import OPERATIONS, assert_error, assert_nothing_stored
 
 PUSH = ("POST", "/api/status")
@@ -289,24 +290,42 @@ def test_trusted_proxies_need_the_header_they_set():
         Settings.load({"TRUSTED_PROXIES": "10.0.0.0/8", "TRUSTED_PROXY_HEADER": "X-Client"})
 
 
-@pytest.mark.parametrize(
-    ("environment", "address", "allowed"),
-    [
-        ({}, "203.0.113.5", True),
-        ({"API_IP": "198.51.100.7"}, "198.51.100.7", True),
-        ({"API_IP": "198.51.100.7"}, "198.51.100.70", False),
-        ({"API_IP": "198.51.100.7, ::1"}, "::1", True),
-        ({"API_IP_REGEX": r"^192\.168\."}, "192.168.4.4", True),
-        ({"API_IP_REGEX": r"^192\.168\."}, "10.192.168.1", False),
-        ({"API_IP": "198.51.100.7", "API_IP_REGEX": r"^192\.168\."}, "192.168.0.1", True),
-        ({"API_IP": "198.51.100.7", "API_IP_REGEX": r"^192\.168\."}, "10.0.0.1", False),
-    ],
-)
+ALLOW_LIST_CASES = [
+    ({}, "203.0.113.5", True),
+    ({"API_IP": "198.51.100.7"}, "198.51.100.7", True),
+    ({"API_IP": "198.51.100.7"}, "198.51.100.70", False),
+    ({"API_IP": "198.51.100.7, ::1"}, "::1", True),
+    ({"API_IP_REGEX": r"^192\.168\."}, "192.168.4.4", True),
+    ({"API_IP_REGEX": r"^192\.168\."}, "10.192.168.1", False),
+    ({"API_IP": "198.51.100.7", "API_IP_REGEX": r"^192\.168\."}, "192.168.0.1", True),
+    ({"API_IP": "198.51.100.7", "API_IP_REGEX": r"^192\.168\."}, "10.0.0.1", False),
+    # Searched anywhere in the address, as Kener's RegExp.test did: not only at its start.
+    ({"API_IP_REGEX": r"\.100\.7$"}, "198.51.100.7", True),
+    ({"API_IP_REGEX": r"51\.100"}, "198.51.100.8", True),
+    ({"API_IP_REGEX": r"\.100\.7$"}, "198.51.100.70", False),
+]
+
+
+@pytest.mark.parametrize(("environment", "address", "allowed"), ALLOW_LIST_CASES)
 def test_allow_list(environment, address, allowed):
     refusal = policy(**environment).refusal(scope_from(address))
     assert (refusal is None) == allowed
     if not allowed:
         assert refusal == f"address {address} is not allowed to call this API"
+
+
+def test_the_allow_list_tests_catch_a_pattern_matched_only_at_the_start(monkeypatch):
+    """The fault `ip-regex-prefix` of tests/faults.py (API_IP_REGEX matched with re.match):
+    the conformance suite cannot see it, knowing nothing of a target's allow-list, so this
+    project's own cases must. Each is run against the broken code; some must fail."""
+    IP_REGEX_PREFIX.patch(monkeypatch)
+    caught = []
+    for environment, address, allowed in ALLOW_LIST_CASES:
+        try:
+            test_allow_list(environment, address, allowed)
+        except AssertionError:
+            caught.append((environment, address))
+    assert caught, f"{IP_REGEX_PREFIX.description}: no case of test_allow_list failed"
 
 
 @pytest.mark.parametrize(
