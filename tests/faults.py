@@ -140,6 +140,22 @@ def _500_on_malformed_json(scope, body):
     return scope, body
 
 
+def _numbers_as_text_coerced(scope, body):
+    """Kener 2.0.0 took `"latency": "100"` (and stored text): a push's latency written as a
+    decimal string is taken as the number it spells."""
+    if scope["method"] == "POST" and scope["path"] == "/api/status" and body:
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return scope, body
+        latency = value.get("latency") if isinstance(value, dict) else None
+        if isinstance(latency, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", latency):
+            value["latency"] = float(latency)
+            body = json.dumps(value).encode()
+            scope = _set_header(scope, b"content-length", str(len(body)).encode())
+    return scope, body
+
+
 def _auth_ignored_on_get_incident(app, token):
     def change(scope, body):
         if scope["method"] == "GET" and re.fullmatch(r"/api/incident/[^/]+", scope["path"]):
@@ -315,6 +331,11 @@ FAULTS = [
         "auth-ignored-get-incident",
         "GET /api/incident/{n} answers without a token",
         middleware=_auth_ignored_on_get_incident,
+    ),
+    Fault(
+        "latency-text-accepted",
+        'a latency written as text ("100") is taken as a number',
+        middleware=middleware(request=_numbers_as_text_coerced),
     ),
     Fault(
         "bare-token",

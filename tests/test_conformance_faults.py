@@ -40,6 +40,7 @@ CATCHES = {
     "500-on-malformed-json": ("errors", "test_malformed_json_is_400"),
     "auth-ignored-get-incident": ("auth", "test_missing_authorization_is_401"),
     "bare-token": ("auth", "test_bare_token_is_401"),
+    "latency-text-accepted": ("errors", "test_field_of_the_wrong_type_is_400"),
     "minutes-not-floored": ("monitors", "test_timestamps_are_floored_to_their_minute"),
     "first-write-wins": ("monitors", "test_last_write_for_a_minute_wins_and_counts_once"),
     "uptime-4-decimals": ("monitors", "test_uptime_that_is_a_whole_multiple_of_10_has_no_decimals"),
