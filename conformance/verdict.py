@@ -87,7 +87,14 @@ class RuleVerdict:
 
 
 def one_line(message: str) -> str:
-    """The first line that says something, without pytest's and Python's prefixes."""
+    """The first line that says something, without pytest's and Python's prefixes; for a
+    Schemathesis report, the checks that failed and what was received."""
+    if message.lstrip().startswith("Schemathesis found"):
+        checks = re.findall(r"^- (?:[A-Z]+[0-9]+ )?(.+)$", message, re.MULTILINE)
+        received = re.search(r"^\s*(?:Received|\[([0-9]{3})\]).*$", message, re.MULTILINE)
+        found = "; ".join(dict.fromkeys(checks)) or "failures"
+        seen = f" ({received.group(0).strip()})" if received else ""
+        return f"Schemathesis: {found}{seen}"
     for line in message.splitlines():
         line = line.strip()
         for prefix in ("Skipped: ", "AssertionError: ", "Failed: ", "E "):
@@ -228,7 +235,7 @@ class Verdict:
                         lines += [f"      {line}" for line in result.message.splitlines()[:20]]
         elif failing:
             lines.append("(-v for every rule and the failing tests' messages in full)")
-        return lines
+        return [_printable(line) for line in lines]
 
     def markdown(self) -> str:
         rules, tests = self.rule_totals(), self.test_totals()
@@ -293,7 +300,7 @@ class Verdict:
         return "\n".join(out) + "\n"
 
     def write_markdown(self, path: str) -> None:
-        Path(path).write_text(self.markdown(), encoding="utf-8")
+        Path(path).write_text(_printable(self.markdown()), encoding="utf-8")
 
     # --- for machines ---------------------------------------------------------------------
 
@@ -379,3 +386,11 @@ def _ids(ids: list[str], shown: int = 6) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def _printable(text: str) -> str:
+    """Control characters a target sent (NUL, ESC, ...) written as escapes: the report stays
+    text for every viewer and terminal."""
+    return re.sub(
+        r"[\x00-\x08\x0b-\x1f\x7f]", lambda found: f"\\x{ord(found.group()):02x}", text
+    )
