@@ -24,6 +24,7 @@ MESSAGE_WIDTH = 160  # a failing rule's line in the terminal summary
 REPORT_MESSAGE = 1200  # characters of a failure message in the Markdown report
 REPORT_BODY = 400  # characters of each body of the exchange shown in the Markdown report
 _CURL = re.compile(r"^\s*(curl .+)$", re.MULTILINE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # but tab and line feed
 
 
 @dataclass
@@ -391,6 +392,4 @@ def _cell(text: str) -> str:
 def _printable(text: str) -> str:
     """Control characters a target sent (NUL, ESC, ...) written as escapes: the report stays
     text for every viewer and terminal."""
-    return re.sub(
-        r"[\x00-\x08\x0b-\x1f\x7f]", lambda found: f"\\x{ord(found.group()):02x}", text
-    )
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
