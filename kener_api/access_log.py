@@ -12,6 +12,8 @@ from urllib.parse import unquote
 log = logging.getLogger("kener_api.access")
 
 REDACTED = "[redacted]"
+# Probes ask these every few seconds: logged at DEBUG only, or they would fill the log.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 # Where the security handler leaves which credential was accepted (never the credential).
 CREDENTIAL_KEY = "kener_credential"
 # An API key is `kener_` and 43 URL-safe characters; the secret alone, or another long token,
@@ -70,7 +72,8 @@ class AccessLog:
             "peer": (scope.get("client") or (None,))[0],
             "credential": scope.get("extensions", {}).get(CREDENTIAL_KEY),
         }
-        log.info(one_line(json.dumps(entry, ensure_ascii=False)))
+        level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
+        log.log(level, one_line(json.dumps(entry, ensure_ascii=False)))
 
     def _redact(self, text: str) -> str:
         if self.token and self.token in text:

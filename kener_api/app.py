@@ -8,7 +8,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 import storage
-from kener_api import connexion_internals, pages
+from kener_api import connexion_internals, contract, pages
 from kener_api.access_log import AccessLog
 from kener_api.auth import AddressPolicy, FailureLimiter, bearer_handler, resolve_token
 from kener_api.errors import PathMethods, register_error_handlers
@@ -37,9 +37,13 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     pages.configure(load_site(settings.site_file, settings.public_url))
 
     addresses = AddressPolicy.from_settings(settings)
-    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    if not settings.public_pages:
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    spec = yaml.safe_load(text)
+    if settings.public_pages:
+        contract.configure(spec, text)
+    else:
         spec = without_public_operations(spec)
+        contract.configure(spec)
     # The request reader runs inside the error handling and before routing: a malformed
     # message is answered 400 as any other error, whoever sent it.
     app = AsyncApp(__name__, middlewares=connexion_internals.middlewares([RequestReader]))

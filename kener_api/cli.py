@@ -1,6 +1,7 @@
 """Command line: `kener-api serve`."""
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     # owner's only: status data and key hashes are nobody else's to read.
     os.umask(0o077)
     parser = argparse.ArgumentParser(prog="kener-api", description="Kener status-page API server.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API with waitress")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -202,6 +204,14 @@ def keep_on_one_cpu() -> None:
         cpu = allowed[os.getpid() % len(allowed)]
         os.sched_setaffinity(0, {cpu})
         log.info("running on CPU %d (--cpu-affinity none to let it move)", cpu)
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml)."""
+    try:
+        return importlib.metadata.version("kener-api")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

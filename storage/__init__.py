@@ -5,7 +5,7 @@ Handlers call these functions; none of them builds a query.
 
 from storage import keys, maintenance
 from storage.catalog import Monitor, catalog
-from storage.database import close_database, migrate_schema, open_database
+from storage.database import close_database, migrate_schema, open_database, readiness
 from storage.errors import IncidentNotFound, InvalidValue, NotShown, Rejected, UnknownTags
 from storage.history import Counts, Day, daily_history, window_counts
 from storage.incidents import (
@@ -64,6 +64,7 @@ __all__ = [
     "list_comments",
     "migrate_schema",
     "open_database",
+    "readiness",
     "record_status",
     "replace_incident",
     "search_incidents",

@@ -1,5 +1,6 @@
 """Choosing the database from a URL, creating and migrating the schema, transactions."""
 
+import concurrent.futures
 import contextlib
 import functools
 import os
@@ -72,6 +73,30 @@ def _owner_only(url: str) -> None:
 def close_database() -> None:
     if database.obj is not None:
         database.obj.close_all()
+
+
+# Readiness checks run here, one at a time: a check stuck on a database that does not answer
+# holds this thread, not a request's, and the checks after it time out as they should.
+_READINESS = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="readiness")
+
+
+def readiness(seconds: float) -> str | None:
+    """Why the database cannot serve requests now, or None: a read of the schema's version
+    (a table, so that a lock or a lost file shows) must answer within `seconds`."""
+    future = _READINESS.submit(_read_schema_version)
+    try:
+        future.result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        return f"the database did not answer within {seconds:g} s"
+    except DatabaseError as error:
+        text = " ".join(str(error).split()) or error.__class__.__name__
+        return f"the database failed: {text[:200]}"
+    return None
+
+
+def _read_schema_version() -> None:
+    with database.connection_context():
+        SchemaVersion.select(SchemaVersion.version).limit(1).scalar()
 
 
 def is_sqlite() -> bool:
