@@ -1,7 +1,7 @@
 """Operations tagged `Service`: liveness, readiness and the contract itself."""
 
 import storage
-from kener_api import contract
+from kener_api import api_docs, contract, pages
 
 READINESS_SECONDS = 2
 RETRY_AFTER_SECONDS = 5
@@ -32,3 +32,13 @@ def get_contract_yaml():
 def get_contract_json():
     """The same document, as JSON."""
     return contract.document()
+
+
+def get_api_docs():
+    """Swagger UI on this contract."""
+    return api_docs.page(pages.current().site.site_name)
+
+
+def get_api_docs_asset(asset: str):
+    """Swagger UI's files and the page's start-up script."""
+    return api_docs.file(asset)

@@ -972,3 +972,51 @@ def test_readme_screenshot(browser, api, live_server, clock):
         README_SCREENSHOT.parent.mkdir(exist_ok=True)
         visit.page.screenshot(path=str(README_SCREENSHOT), full_page=True)
         assert visit.problems == []
+
+
+def test_the_contract_in_the_browser_lists_every_operation_and_calls_them(
+    browser, api, live_server
+):
+    from kener_api.app import SPEC_PATH
+    from tests.conftest import TOKEN
+
+    pushed = api.post("/api/status", json={"status": "UP", "latency": 1, "tag": "earth"})
+    assert pushed.status_code == 200, pushed.text
+    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    operations = {
+        operation["operationId"]
+        for item in spec["paths"].values()
+        for method, operation in item.items()
+        if method != "parameters"
+    }
+    with visiting(browser, live_server.url) as visit:
+        page = visit.page
+        visit.open("/docs")
+        page.wait_for_selector(".opblock")
+        page.wait_for_load_state("networkidle")
+        shown = set(page.locator(".opblock .opblock-summary-operation-id").all_inner_texts())
+        if not shown:  # Swagger UI shows operationIds only with displayOperationId
+            shown = {
+                element.get_attribute("id").rsplit("-", 1)[-1]
+                for element in page.locator(".opblock").element_handles()
+            }
+        assert shown == operations
+        # "Authorize" takes the bearer token, and "Try it out" then calls this server with it.
+        page.click("button.authorize")
+        page.locator(".modal-ux input").first.fill(TOKEN)
+        page.locator(".modal-ux .auth-btn-wrapper button.authorize").click()
+        page.locator(".modal-ux button.btn-done").click()
+        block = page.locator("#operations-Monitors-getMonitorStatus")
+        block.locator(".opblock-summary").click()
+        block.locator("button.try-out__btn").click()
+        block.locator("input[placeholder='tag']").fill("earth")
+        block.locator("button.execute").click()
+        status = block.locator(".live-responses-table tbody .response-col_status").first
+        status.wait_for()
+        assert status.inner_text().strip() == "200"
+        assert (
+            '"status": "UP"'
+            in block.locator(".live-responses-table .microlight").first.inner_text()
+        )
+        assert visit.problems == []
+        assert {urlsplit(url).netloc for url in visit.requested} == {urlsplit(visit.origin).netloc}
