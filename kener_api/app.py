@@ -17,7 +17,8 @@ from kener_api.request_reading import RequestReader
 from kener_api.settings import Settings
 from kener_api.site import load_site
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+# The repository's openapi.yaml, through a symbolic link: an installed wheel carries the file.
+SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
 
 
 def create_app(settings: Settings | None = None) -> AsyncApp:
