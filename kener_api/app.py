@@ -11,6 +11,7 @@ import storage
 from kener_api import connexion_internals, contract, pages
 from kener_api.access_log import AccessLog
 from kener_api.auth import AddressPolicy, FailureLimiter, bearer_handler, resolve_token
+from kener_api.cors import DeclaredPathsCORS
 from kener_api.errors import PathMethods, register_error_handlers
 from kener_api.monitors import load_monitors
 from kener_api.request_reading import RequestReader
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         contract.configure(spec)
     # The request reader runs inside the error handling and before routing: a malformed
     # message is answered 400 as any other error, whoever sent it.
+    path_methods = PathMethods(spec)
     app = AsyncApp(__name__, middlewares=connexion_internals.middlewares([RequestReader]))
     # Handlers decorated once per operation and run inline (kener_api.connexion_internals).
     app._middleware_app = app.middleware.app = connexion_internals.PreparedASGIApp()
@@ -64,8 +66,17 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         validator_map=connexion_internals.validator_map(),
         swagger_ui_options=SwaggerUIOptions(swagger_ui=False),
     )
-    register_error_handlers(app, PathMethods(spec))
+    register_error_handlers(app, path_methods)
     app.add_middleware(NoBodyForHead, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    if settings.cors_origins:
+        # Outside the error handling: error answers (401, 400) carry the CORS headers too, so
+        # that a browser client can read why it was refused.
+        app.add_middleware(
+            DeclaredPathsCORS,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            origins=settings.cors_origins,
+            path_methods=path_methods,
+        )
     if settings.access_log:
         app.add_middleware(
             AccessLog,

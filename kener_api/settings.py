@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_MONITORS_FILE = Path(__file__).with_name("monitors.yaml")
 DEFAULT_SITE_FILE = Path(__file__).with_name("site.yaml")
@@ -37,6 +38,7 @@ ENVIRONMENT = {
     "API_IP_REGEX": "api_ip_regex",
     "TRUSTED_PROXIES": "trusted_proxies",
     "TRUSTED_PROXY_HEADER": "trusted_proxy_header",
+    "KENER_CORS_ORIGINS": "cors_origins",
 }
 
 
@@ -96,6 +98,8 @@ class Settings:
     # The one header those proxies set: x-forwarded-for, x-real-ip or forwarded (RFC 7239).
     # Required with trusted_proxies: a header the proxy does not set passes from the client.
     trusted_proxy_header: str | None = None
+    # Origins whose pages may call the API from a browser (CORS), or ("*",): any. None: off.
+    cors_origins: tuple[str, ...] = ()
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
@@ -186,6 +190,10 @@ def _convert(name: str, raw: str, source: str):
                 f"{source} must be one of X-Forwarded-For, X-Real-IP, Forwarded; got {raw!r}"
             )
         return header
+    if name == "cors_origins":
+        if raw.strip() == "*":
+            return ("*",)
+        return tuple(_each(raw, source, "origins (https://host[:port]) or *", _origin))
     if name == "api_ip_regex":
         try:
             return re.compile(raw)
@@ -201,6 +209,16 @@ def _convert(name: str, raw: str, source: str):
             raise SettingsError(f"{source} must be true or false, got {raw!r}")
         return lowered in ("1", "true", "yes")
     return raw
+
+
+def _origin(entry: str) -> str:
+    """An origin as browsers send it in `Origin`: scheme, host and port only."""
+    parts = urlsplit(entry)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise ValueError(entry)
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(entry)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def _each(raw: str, source: str, what: str, parse: Callable) -> list:
