@@ -1,7 +1,7 @@
 """Operations tagged `Service`: liveness, readiness and the contract itself."""
 
 import storage
-from kener_api import api_docs, contract, pages
+from kener_api import api_docs, contract, metrics, pages
 
 READINESS_SECONDS = 2
 RETRY_AFTER_SECONDS = 5
@@ -42,3 +42,8 @@ def get_api_docs():
 def get_api_docs_asset(asset: str):
     """Swagger UI's files and the page's start-up script."""
     return api_docs.file(asset)
+
+
+def get_metrics():
+    """The Prometheus metrics of this process."""
+    return metrics.current().response()

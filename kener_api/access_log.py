@@ -12,8 +12,9 @@ from urllib.parse import unquote
 log = logging.getLogger("kener_api.access")
 
 REDACTED = "[redacted]"
-# Probes ask these every few seconds: logged at DEBUG only, or they would fill the log.
-PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+# Probes and scrapers ask these every few seconds: logged at DEBUG only, or they would fill
+# the log.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Where the security handler leaves which credential was accepted (never the credential).
 CREDENTIAL_KEY = "kener_credential"
 # An API key is `kener_` and 43 URL-safe characters; the secret alone, or another long token,

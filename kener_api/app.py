@@ -8,7 +8,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 import storage
-from kener_api import connexion_internals, contract, pages
+from kener_api import connexion_internals, contract, metrics, pages
 from kener_api.access_log import AccessLog
 from kener_api.auth import AddressPolicy, FailureLimiter, bearer_handler, resolve_token
 from kener_api.cors import DeclaredPathsCORS
@@ -41,11 +41,14 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     addresses = AddressPolicy.from_settings(settings)
     text = SPEC_PATH.read_text(encoding="utf-8")
     spec = yaml.safe_load(text)
-    if settings.public_pages:
-        contract.configure(spec, text)
-    else:
+    if settings.metrics_public:
+        spec["paths"]["/metrics"]["get"]["security"] = []
+        text = None  # the document served is no longer the file as written
+    if not settings.public_pages:
         spec = without_public_operations(spec)
-        contract.configure(spec)
+        text = None
+    contract.configure(spec, text)
+    request_metrics = metrics.configure(spec)
     # The request reader runs inside the error handling and before routing: a malformed
     # message is answered 400 as any other error, whoever sent it.
     path_methods = PathMethods(spec)
@@ -68,6 +71,9 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     )
     register_error_handlers(app, path_methods)
     app.add_middleware(NoBodyForHead, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        metrics.Requests, position=MiddlewarePosition.BEFORE_EXCEPTION, metrics=request_metrics
+    )
     if settings.cors_origins:
         # Outside the error handling: error answers (401, 400) carry the CORS headers too, so
         # that a browser client can read why it was refused.

@@ -13,7 +13,7 @@ from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from kener_api import pages
+from kener_api import metrics, pages
 from storage import IncidentNotFound, NotShown, Rejected
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def register_error_handlers(app: AsyncApp, path_methods: PathMethods) -> None:
         # transaction was rolled back. One line says what and where; the next request tries
         # the database again.
         cause = " ".join(str(exc).split()) or type(exc).__name__
+        metrics.current().database_errors.inc()
         log.error(
             "storage fault on %s %s: %s: %s",
             request.method,

@@ -39,6 +39,7 @@ ENVIRONMENT = {
     "TRUSTED_PROXIES": "trusted_proxies",
     "TRUSTED_PROXY_HEADER": "trusted_proxy_header",
     "KENER_CORS_ORIGINS": "cors_origins",
+    "KENER_METRICS_PUBLIC": "metrics_public",
 }
 
 
@@ -100,6 +101,8 @@ class Settings:
     trusted_proxy_header: str | None = None
     # Origins whose pages may call the API from a browser (CORS), or ("*",): any. None: off.
     cors_origins: tuple[str, ...] = ()
+    # GET /metrics without a credential (for a scraper on a private network).
+    metrics_public: bool = False
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
@@ -203,7 +206,7 @@ def _convert(name: str, raw: str, source: str):
         if raw not in ("auto", "none"):
             raise SettingsError(f"{source} must be auto or none, got {raw!r}")
         return raw
-    if name in ("validate_responses", "access_log", "public_pages"):
+    if name in ("validate_responses", "access_log", "public_pages", "metrics_public"):
         lowered = raw.strip().lower()
         if lowered not in ("1", "true", "yes", "0", "false", "no"):
             raise SettingsError(f"{source} must be true or false, got {raw!r}")

@@ -27,6 +27,7 @@ from storage.status import (
     current_state,
     format_uptime,
     latest_status,
+    newest_points,
     record_status,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "incidents_created_since",
     "latest_status",
     "monitor_overview",
+    "newest_points",
     "status_overview",
     "window_counts",
     "worst",

@@ -34,6 +34,10 @@ class Catalog:
         except KeyError:
             raise UnknownTags([tag]) from None
 
+    def tags(self) -> list[str]:
+        """Every monitor's tag, hidden ones included, in the monitors file's order."""
+        return list(self._monitors)
+
     def shown(self) -> list[Monitor]:
         """The monitors the public pages show, in the monitors file's order."""
         return [monitor for monitor in self._monitors.values() if not monitor.hidden]

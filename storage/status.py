@@ -64,6 +64,19 @@ def latest_status(tag: str) -> str | None:
     return newest[0] if newest else None
 
 
+@reads
+def newest_points() -> dict[str, tuple[str, int]]:
+    """Each monitor's newest data point at or before now, as (status, minute); a monitor
+    without one is left out. For the metrics, hidden monitors included."""
+    now = catalog.now()
+    found = {}
+    for tag in catalog.tags():
+        newest = _NEWEST_POINT.execute(tag, now).fetchone()
+        if newest:
+            found[tag] = (newest[0], newest[1])
+    return found
+
+
 # The three statements of the two hottest operations, kept as SQL (see Statement). All three are
 # answered from the (tag, minute) primary key's index.
 _UPSERT_POINT = Statement(
