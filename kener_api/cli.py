@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import storage
-from kener_api.access_log import OneLineFormatter
+from kener_api import logs
 from kener_api.app import create_app
 from kener_api.monitors import MonitorsFileError
 from kener_api.retention import RetentionJob
@@ -69,14 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backup":
         return backup_command(args)
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-    # waitress warns "Task queue depth is N" on nearly every request under load.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    logs.configure()
     options = {name: value for name, value in vars(args).items() if name != "command"}
     try:
         settings = Settings.load(**options)
+        logs.configure(settings.log_format, settings.log_level)
         app = create_app(settings)
     except (SettingsError, MonitorsFileError, ValueError) as exc:
         print(f"kener-api: error: {exc}", file=sys.stderr)

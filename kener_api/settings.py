@@ -40,6 +40,8 @@ ENVIRONMENT = {
     "TRUSTED_PROXY_HEADER": "trusted_proxy_header",
     "KENER_CORS_ORIGINS": "cors_origins",
     "KENER_METRICS_PUBLIC": "metrics_public",
+    "KENER_LOG_FORMAT": "log_format",
+    "KENER_LOG_LEVEL": "log_level",
 }
 
 
@@ -103,6 +105,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # GET /metrics without a credential (for a scraper on a private network).
     metrics_public: bool = False
+    # The server's log: text lines or JSON objects, and the lowest level written.
+    log_format: str = "text"
+    log_level: str = "INFO"
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
@@ -202,6 +207,14 @@ def _convert(name: str, raw: str, source: str):
             return re.compile(raw)
         except re.error as exc:
             raise SettingsError(f"{source} is not a valid regular expression: {exc}") from None
+    if name == "log_format":
+        if raw.strip().lower() not in ("text", "json"):
+            raise SettingsError(f"{source} must be text or json, got {raw!r}")
+        return raw.strip().lower()
+    if name == "log_level":
+        if raw.strip().upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"{source} must be DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+        return raw.strip().upper()
     if name == "cpu_affinity":
         if raw not in ("auto", "none"):
             raise SettingsError(f"{source} must be auto or none, got {raw!r}")

@@ -1,0 +1,29 @@
+"""The server's logging: every logger to standard error, as text (one line per record,
+escaped by OneLineFormatter) or as JSON (one object per line, python-json-logger), at the
+level KENER_LOG_LEVEL names."""
+
+import logging
+
+from pythonjsonlogger.json import JsonFormatter
+
+from kener_api.access_log import OneLineFormatter
+
+TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORMATS = ("text", "json")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def configure(log_format: str = "text", level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(OneLineFormatter(TEXT))
+    logging.basicConfig(level=getattr(logging, level), handlers=[handler], force=True)
+    # waitress warns "Task queue depth is N" on nearly every request under load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
