@@ -1,6 +1,7 @@
 """Command line: `kener-api serve`."""
 
 import argparse
+import errno
 import importlib.metadata
 import logging
 import os
@@ -10,6 +11,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import peewee
 
 import storage
 from kener_api import logs
@@ -78,7 +81,41 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, MonitorsFileError, ValueError) as exc:
         print(f"kener-api: error: {exc}", file=sys.stderr)
         return 2
-    return serve_forever(app, settings)
+    except peewee.DatabaseError as exc:
+        if settings.log_level == "DEBUG":
+            log.exception("opening the database")
+        print(f"kener-api: error: {database_problem(settings.database, exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the data directory or a file in it cannot be made or read
+        print(f"kener-api: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 2
+    try:
+        return serve_forever(app, settings)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        reason = {
+            errno.EADDRINUSE: "the address is in use (another process listens there: stop it, "
+            "or choose another port with --port or KENER_PORT)",
+            errno.EACCES: "no permission (ports below 1024 need privileges: choose another)",
+            errno.EADDRNOTAVAIL: "this machine has no such address (check --host)",
+        }[exc.errno]
+        print(
+            f"kener-api: error: cannot listen on {settings.host}:{settings.port}: {reason}",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def database_problem(url: str, error: Exception) -> str:
+    """One line: which database, what it said, and what to check."""
+    said = " ".join(str(error).split()) or error.__class__.__name__
+    where = _without_password(url)
+    if url.startswith("sqlite"):
+        advice = "check the data directory and its permissions"
+    else:
+        advice = "is PostgreSQL running there, and does the database exist? check DATABASE_URL"
+    return f"cannot open the database {where}: {said} ({advice})"
 
 
 def _add_keys_commands(commands) -> None:
@@ -114,11 +151,20 @@ def keys_command(args) -> int:
     """`kener-api keys create|list|revoke`, on the database the server would use."""
     try:
         settings = Settings.load(data_dir=args.data_dir)
-        if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.database_url is None and not (settings.data_dir / "kener.db").exists():
+            # A new, empty database here would hold keys the running server never sees.
+            print(
+                f"kener-api: error: no database at {settings.data_dir / 'kener.db'}: run this "
+                "where the server keeps its data, or give --data-dir or DATABASE_URL",
+                file=sys.stderr,
+            )
+            return 2
         storage.open_database(settings.database)
     except (SettingsError, ValueError) as exc:
         print(f"kener-api: error: {exc}", file=sys.stderr)
+        return 2
+    except peewee.DatabaseError as exc:
+        print(f"kener-api: error: {database_problem(settings.database, exc)}", file=sys.stderr)
         return 2
     try:
         if args.action == "create":
@@ -152,7 +198,7 @@ def backup_command(args) -> int:
         storage.maintenance.backup(settings.database, args.file)
     except (SettingsError, storage.maintenance.BackupError) as exc:
         print(f"kener-api: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"backed up {_without_password(settings.database)} to {args.file}", file=sys.stderr)
     return 0
 

@@ -77,6 +77,10 @@ def backup(url: str, target: Path) -> None:
     """
     if target.exists():
         raise BackupError(f"{target} exists already: choose a new file")
+    if not target.parent.is_dir():
+        raise BackupError(f"cannot write {target}: the folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise BackupError(f"cannot write {target}: no permission to write in {target.parent}")
     partial = target.with_name(target.name + ".partial")
     try:
         if url.startswith("sqlite"):

@@ -59,7 +59,7 @@ def test_backup_while_writing_is_consistent_and_restores(api, live_server, tmp_p
     finally:
         stop.set()
         thread.join(timeout=30)
-    assert cli(["backup", str(copy)]) == 1  # never overwrites
+    assert cli(["backup", str(copy)]) == 2  # never overwrites
 
     if database_url.startswith("sqlite"):
         restored = tmp_path / "restored" / "kener.db"
@@ -83,7 +83,7 @@ def test_backup_while_writing_is_consistent_and_restores(api, live_server, tmp_p
 
 def test_backup_names_what_is_wrong(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert cli(["backup", str(tmp_path / "copy.db"), "--data-dir", str(tmp_path / "none")]) == 1
+    assert cli(["backup", str(tmp_path / "copy.db"), "--data-dir", str(tmp_path / "none")]) == 2
     assert "no database at" in capsys.readouterr().err
     assert not (tmp_path / "copy.db").exists()
 
