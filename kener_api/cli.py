@@ -17,6 +17,7 @@ import peewee
 import storage
 from kener_api import logs
 from kener_api.app import create_app
+from kener_api.auth import TOKEN_FILE_NAME
 from kener_api.monitors import MonitorsFileError
 from kener_api.retention import RetentionJob
 from kener_api.serving import make_server, request_stop, run_until
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.load(**options)
         logs.configure(settings.log_format, settings.log_level)
+        token_source = _token_source(settings)
         app = create_app(settings)
     except (SettingsError, MonitorsFileError, ValueError) as exc:
         print(f"kener-api: error: {exc}", file=sys.stderr)
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the data directory or a file in it cannot be made or read
         print(f"kener-api: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 2
+    for line in startup_summary(settings, token_source):
+        log.info("%s", line)
     try:
         return serve_forever(app, settings)
     except OSError as exc:
@@ -105,6 +109,37 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _token_source(settings: Settings) -> str:
+    """Where the token clients must send comes from (never the token itself), read before
+    the app is built: building it generates one when there is none."""
+    if settings.api_token:
+        return "from API_TOKEN"
+    path = settings.data_dir / TOKEN_FILE_NAME
+    if path.exists():
+        return f"from the file {path}"
+    return f"generated into {path} (shown once, above)"
+
+
+def startup_summary(settings: Settings, token_source: str) -> list[str]:
+    """What an operator checks first: where the data lives, which monitors, who may call."""
+    if settings.database_url:
+        database = _without_password(settings.database_url)
+    else:
+        database = f"SQLite file {settings.data_dir.resolve() / 'kener.db'}"
+    tags = ", ".join(storage.catalog.tags())
+    allowed = []
+    if settings.api_ip:
+        allowed.append("API_IP " + ", ".join(settings.api_ip))
+    if settings.api_ip_regex is not None:
+        allowed.append(f"API_IP_REGEX {settings.api_ip_regex.pattern!r}")
+    return [
+        f"database: {database}",
+        f"monitors: {tags} (from {settings.monitors_file})",
+        "address allow-list: " + ("; ".join(allowed) if allowed else "none (any address)"),
+        f"API token: {token_source}",
+    ]
 
 
 def database_problem(url: str, error: Exception) -> str:

@@ -56,3 +56,22 @@ def test_a_wrong_log_setting_is_one_line_and_exit_2(tmp_path, variable, value):
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 2
     assert variable in output and "Traceback" not in output
+
+
+def test_serve_says_where_the_data_lives_which_monitors_and_whose_token(tmp_path):
+    lines = serve_and_stop(tmp_path, {"API_IP_REGEX": r"^127\."})
+    text = "\n".join(lines)
+    assert f"database: SQLite file {tmp_path.resolve() / 'kener.db'}" in text
+    assert "monitors: earth, google (from " in text
+    assert "address allow-list: API_IP_REGEX '^127\\\\.'" in text
+    assert "API token: from API_TOKEN" in text
+    assert TOKEN not in text
+
+
+def test_a_generated_token_is_shown_on_the_first_start_only(tmp_path):
+    first = "\n".join(serve_and_stop(tmp_path, {"API_TOKEN": ""}))
+    token = (tmp_path / "api-token").read_text().strip()
+    assert token in first and f"API token: generated into {tmp_path / 'api-token'}" in first
+    second = "\n".join(serve_and_stop(tmp_path, {"API_TOKEN": ""}))
+    assert token not in second
+    assert f"API token: from the file {tmp_path / 'api-token'}" in second
