@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # Request line and headers; a bearer token and the usual proxy headers fit many times over.
 MAX_HEADER_BYTES = 64 * 1024
+# An answer up to this size is buffered in memory rather than in a temporary file (waitress's
+# default is 1 MiB, which Swagger UI's script passes): waitress can leave such a file unclosed
+# when the client goes away, and a process serving browsers would leak descriptors.
+OUTPUT_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 def make_server(
@@ -55,6 +59,7 @@ def make_server(
         channel_timeout=channel_timeout,
         cleanup_interval=min(10, channel_timeout),
         max_request_header_size=MAX_HEADER_BYTES,
+        outbuf_overflow=OUTPUT_BUFFER_BYTES,
         # waitress refuses a body of this size or more: from the Content-Length header before
         # reading it, or while reading a chunked one.
         max_request_body_size=settings.max_body_bytes + 1,
