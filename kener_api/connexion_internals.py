@@ -20,15 +20,15 @@ import functools
 import re
 import typing as t
 
+import orjson
 from connexion import utils
 from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import AsyncParameterDecorator
-from connexion.exceptions import BadRequestProblem
+from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.frameworks import starlette as starlette_utils
 from connexion.frameworks.starlette import Starlette as StarletteFramework
-from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
 from connexion.middleware import ConnexionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import (
@@ -51,10 +51,10 @@ from connexion.validators import (
     JSONResponseBodyValidator,
     ParameterValidator,
 )
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import ValidationError
 from starlette.datastructures import QueryParams
 
-from kener_api import request_reading
+from kener_api import compiled_schemas, request_reading
 
 Handler = t.Callable[..., t.Any]
 
@@ -288,11 +288,11 @@ class TagModuleResolver(Resolver):
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     """Request bodies parsed by `request_reading.json_body`, validated with one compiled
-    validator per schema, errors naming the field."""
+    validator per schema (`kener_api.compiled_schemas`), errors naming the field."""
 
     @property
     def _validator(self):
-        return _compiled(Draft4RequestValidator, self._schema)
+        return compiled_schemas.compiled(self._schema, "request")
 
     async def _parse(self, stream, scope):
         return request_reading.json_body(b"".join([chunk async for chunk in stream]))
@@ -309,27 +309,22 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
 
 
 class CompiledJSONResponseBodyValidator(JSONResponseBodyValidator):
-    """Connexion's response validation, with each schema's validator built once."""
+    """Connexion's response validation, with each schema's validator compiled once
+    (`kener_api.compiled_schemas`), and the answer read back with orjson (it is this server's
+    own JSON)."""
 
     @property
     def validator(self):
-        return _compiled(Draft4ResponseValidator, self._schema)
+        return compiled_schemas.compiled(self._schema, "response")
 
-
-_COMPILED: dict[tuple[type, int], tuple[dict, object]] = {}
-
-
-def _compiled(validator_class: type, schema: dict):
-    """One validator per schema of the contract: schemas live as long as the app, and a
-    jsonschema validator is safe to share between threads."""
-    key = (validator_class, id(schema))
-    if key not in _COMPILED:
-        # The schema is kept in the entry, so that its id cannot be reused by another.
-        _COMPILED[key] = (
-            schema,
-            validator_class(schema, format_checker=Draft4Validator.FORMAT_CHECKER),
-        )
-    return _COMPILED[key][1]
+    def _parse(self, stream):
+        body = b"".join(stream)
+        if not body:
+            return None
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise NonConformingResponseBody(str(exc)) from None
 
 
 class NamedParameterValidator(ParameterValidator):
@@ -357,7 +352,7 @@ class NamedParameterValidator(ParameterValidator):
                 return f"missing {parameter_type} parameter {param['name']}"
             return None
         try:
-            _compiled(Draft4Validator, param["schema"]).validate(value)
+            compiled_schemas.compiled(param["schema"], "parameter").validate(value)
         except ValidationError as exc:
             message = request_reading.validation_message(exc)
             return f"{parameter_type} parameter {param['name']}: {message}"
