@@ -8,7 +8,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 import storage
-from kener_api import connexion_internals, contract, metrics, pages
+from kener_api import connexion_internals, contract, json_encoding, metrics, pages
 from kener_api.access_log import AccessLog
 from kener_api.auth import AddressPolicy, FailureLimiter, bearer_handler, resolve_token
 from kener_api.cors import DeclaredPathsCORS
@@ -52,7 +52,11 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     # The request reader runs inside the error handling and before routing: a malformed
     # message is answered 400 as any other error, whoever sent it.
     path_methods = PathMethods(spec)
-    app = AsyncApp(__name__, middlewares=connexion_internals.middlewares([RequestReader]))
+    app = AsyncApp(
+        __name__,
+        middlewares=connexion_internals.middlewares([RequestReader]),
+        jsonifier=json_encoding.Jsonifier(),
+    )
     # Handlers decorated once per operation and run inline (kener_api.connexion_internals).
     app._middleware_app = app.middleware.app = connexion_internals.PreparedASGIApp()
     app.add_api(

@@ -8,6 +8,7 @@ KENER_REQUIRE_POSTGRES=1 (as in .ci/run), which turns the skip into a failure.
 
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ import peewee
 import pytest
 
 import storage
-from kener_api import Settings, create_app
+from kener_api import Settings, create_app, json_encoding
 from kener_api.serving import make_server, request_stop, run_until
 from kener_api.wsgi import ThreadLoopWSGI
 
@@ -45,6 +46,36 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def _json_tokens(text: str):
+    """A JSON text as its values, keys in order, and number types: what a client reads."""
+    return json.loads(
+        text,
+        object_pairs_hook=list,
+        parse_int=lambda digits: ("int", int(digits)),
+        parse_float=lambda digits: ("float", float(digits)),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _json_answers_as_before(monkeypatch):
+    """Every JSON answer a test makes (in this process) is also encoded by Connexion's default
+    jsonifier: both must be the same JSON (kener_api.json_encoding)."""
+    different = []
+    encode = json_encoding.Jsonifier.dumps
+    default = json_encoding.DefaultJsonifier()
+
+    def compared(self, data, **kwargs):
+        text = encode(self, data, **kwargs)
+        before = default.dumps(data, **kwargs)
+        if _json_tokens(text) != _json_tokens(before) or not text.endswith("\n"):
+            different.append((before, text))
+        return text
+
+    monkeypatch.setattr(json_encoding.Jsonifier, "dumps", compared)
+    yield
+    assert not different, f"JSON answers differ from the default jsonifier's: {different[:3]}"
 
 
 def _postgres_problem() -> str | None:
