@@ -1,6 +1,7 @@
 """How requests are served: the WSGI bridge (one event loop per waitress thread) and the
 pipeline that does its set-up once per operation (kener_api.wsgi, kener_api.connexion_internals)."""
 
+import asyncio
 import io
 import json
 import threading
@@ -164,3 +165,70 @@ def test_one_schema_validator_per_schema():
     assert response[0].validator is not request[0]._validator  # request and response rules differ
     assert validator_map()["response"]["application/json"] is CompiledJSONResponseBodyValidator
     assert validator_map()["body"]["application/json"] is StrictJSONBodyValidator
+
+
+def _answering(text: bytes):
+    async def answer(send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": text})
+
+    return answer
+
+
+def test_a_request_that_never_suspends_runs_without_a_task():
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["loop"] = asyncio.get_running_loop()
+        seen["task"] = asyncio.current_task()
+        await _answering(b"direct")(send)
+
+    wsgi_app = ThreadLoopWSGI(app)
+    try:
+        assert call(wsgi_app, "GET", "/")[2] == b"direct"
+        assert seen["loop"] is wsgi_app._loop()  # the thread's own loop is the running one
+        assert seen["task"] is None
+        with pytest.raises(RuntimeError):
+            asyncio.get_running_loop()  # and no longer once the request is done
+    finally:
+        wsgi_app.close()
+
+
+def test_a_request_that_suspends_is_finished_on_the_loop():
+    """Whatever the app awaits after its first real suspension (a sleep, a future set by
+    another thread, an exception thrown into it by the loop) behaves as on the loop."""
+
+    async def app(scope, receive, send):
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        threading.Timer(0.01, loop.call_soon_threadsafe, (future.set_result, b"late")).start()
+        text = await future
+        try:
+            await asyncio.wait_for(asyncio.sleep(5), timeout=0.01)
+        except TimeoutError:
+            text += b", timed out"
+        assert asyncio.current_task() is not None
+        await _answering(text)(send)
+
+    wsgi_app = ThreadLoopWSGI(app)
+    try:
+        for _ in range(3):  # and the thread's loop serves the next one too
+            assert call(wsgi_app, "GET", "/")[2] == b"late, timed out"
+    finally:
+        wsgi_app.close()
+
+
+def test_a_fault_after_suspending_is_the_contracts_500(caplog):
+    async def app(scope, receive, send):
+        await asyncio.sleep(0)
+        raise RuntimeError("broken after a suspension")
+
+    wsgi_app = ThreadLoopWSGI(app)
+    try:
+        status, _, body = call(wsgi_app, "GET", "/")
+    finally:
+        wsgi_app.close()
+    assert status == "500 Internal Server Error"
+    assert json.loads(body) == {"error": "internal server error"}
+    assert "broken after a suspension" in caplog.text
