@@ -6,6 +6,7 @@ directory. Every refusal is a 401 whose message says why.
 """
 
 import collections
+import functools
 import hmac
 import ipaddress
 import logging
@@ -203,6 +204,9 @@ def _forwarded_for(element: str) -> str:
     raise ValueError(f"Forwarded element {element!r} has no for=")
 
 
+# Parsing an address cost more than any other step of checking a request's credential; the
+# same few peers call again and again. Bounded: addresses come from anyone.
+@functools.lru_cache(maxsize=4096)
 def normalized_address(text: str, strict: bool = False) -> str:
     """`::ffff:10.0.0.1` as `10.0.0.1`, so that an allow-list or a trusted proxy means the same
     address whichever socket family it came by; other text as it is (or ValueError, when

@@ -94,6 +94,19 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(MonitorCollector())
+        # Each series's child, found once: `labels()` takes a lock and builds a key per call.
+        # Bounded: operations are the contract's, statuses the few the server sends.
+        self._series: dict[tuple[str, int], tuple] = {}
+
+    def series(self, operation: str, status: int) -> tuple:
+        """The latency histogram and the request counter of one operation and status."""
+        found = self._series.get((operation, status))
+        if found is None:
+            found = self._series[(operation, status)] = (
+                self.latency.labels(operation),
+                self.requests.labels(operation, str(status)),
+            )
+        return found
 
     def response(self) -> ConnexionResponse:
         """The registry in the text format generate_latest writes (`text/plain` with its
@@ -145,5 +158,6 @@ class Requests:
             await self.app(scope, receive, recording_send)
         finally:
             metrics.in_flight.dec()
-            metrics.latency.labels(operation).observe(time.perf_counter() - started)
-            metrics.requests.labels(operation, str(answered["status"])).inc()
+            latency, count = metrics.series(operation, answered["status"])
+            latency.observe(time.perf_counter() - started)
+            count.inc()
