@@ -118,6 +118,21 @@ def test_uptime_of_a_full_day(api, clock):
     assert status_of(api)["uptime"] == "99.9306"  # 1439 / 1440
 
 
+def test_uptime_counts_only_points_up_to_now(api, clock):
+    """Today's counts come from the day's summary, unless the day holds points after now
+    (written under a clock ahead of this one): then only those up to now count."""
+    push(api, status="UP", timestamp=NOW_MINUTE - MINUTE)
+    push(api, status="DOWN", timestamp=NOW_MINUTE)
+    assert status_of(api)["uptime"] == "50"
+    clock.now = NOW_MINUTE - 1  # the DOWN minute is now in the future
+    state = status_of(api)
+    assert state["uptime"] == "100"
+    assert state["lastUpdatedAt"] == NOW_MINUTE - MINUTE
+    clock.now = NOW_MINUTE + 5 * MINUTE
+    push(api, status="DEGRADED")
+    assert status_of(api)["uptime"] == "66.6667"  # earth counts DEGRADED as up
+
+
 def test_unknown_tag(api):
     for answer in (push(api, tag="mars"), api.get("/api/status", params={"tag": "mars"})):
         assert answer.status_code == 400
