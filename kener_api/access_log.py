@@ -9,6 +9,8 @@ import re
 import time
 from urllib.parse import unquote
 
+import orjson
+
 log = logging.getLogger("kener_api.access")
 
 REDACTED = "[redacted]"
@@ -74,7 +76,11 @@ class AccessLog:
             "credential": scope.get("extensions", {}).get(CREDENTIAL_KEY),
         }
         level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
-        log.log(level, one_line(json.dumps(entry, ensure_ascii=False)))
+        try:
+            text = orjson.dumps(entry).decode()
+        except TypeError:  # text orjson will not encode (a lone surrogate): the slower encoder
+            text = json.dumps(entry, ensure_ascii=False)
+        log.log(level, one_line(text))
 
     def _redact(self, text: str) -> str:
         if self.token and self.token in text:
