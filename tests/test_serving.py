@@ -4,8 +4,13 @@ pipeline that does its set-up once per operation (kener_api.wsgi, kener_api.conn
 import asyncio
 import io
 import json
+import re
+import socket
 import threading
+import time
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 import storage
@@ -16,7 +21,7 @@ from kener_api.connexion_internals import (
     validator_map,
 )
 from kener_api.wsgi import ThreadLoopWSGI
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, serving
 
 
 def call(wsgi_app, method: str, path: str, body: bytes = b"", query: str = "", length=None):
@@ -232,3 +237,87 @@ def test_a_fault_after_suspending_is_the_contracts_500(caplog):
     assert status == "500 Internal Server Error"
     assert json.loads(body) == {"error": "internal server error"}
     assert "broken after a suspension" in caplog.text
+
+
+def _sized_app(size: int):
+    body = bytes(range(256)) * (size // 256)
+
+    async def app(scope, receive, send):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app, body
+
+
+def _read_slowly(url: str, chunk: int, pause: float, requests: int = 2) -> list[bytes]:
+    """GET `url` `requests` times on one kept-alive connection, read `chunk` bytes at a time:
+    a client slower than the server."""
+    target = urlsplit(url)
+    bodies = []
+    with socket.create_connection((target.hostname, target.port), timeout=10) as sock:
+        pending = b""
+        for _ in range(requests):
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {target.netloc}\r\n\r\n".encode())
+            while b"\r\n\r\n" not in pending:
+                pending += sock.recv(chunk)
+            head, _, pending = pending.partition(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: *(\d+)", head, re.I).group(1))
+            while len(pending) < length:
+                data = sock.recv(chunk)
+                assert data, "connection closed before the whole answer"
+                pending += data
+                time.sleep(pause)
+            bodies.append(pending[:length])
+            pending = pending[length:]
+    return bodies
+
+
+def test_answers_larger_than_the_socket_takes_reach_slow_readers_whole():
+    """The serving loop leaves a connection alone while a server thread writes to it
+    (kener_api.serving.JSONErrorChannel.writable): what the client had no room for is still
+    sent once the task ends, to several slow readers at once."""
+    app, body = _sized_app(6 * 1024 * 1024)
+    with serving(app) as url:
+        results = [None] * 4
+
+        def read(i):
+            results[i] = _read_slowly(url, 16 * 1024, 0.001)
+
+        readers = [threading.Thread(target=read, args=(i,)) for i in range(4)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(timeout=60)
+    assert results == [[body, body]] * 4
+
+
+def test_no_answer_waits_for_the_serving_loops_timeout():
+    """A request whose answer was left to the loop must not wait for the loop's next pass
+    (waitress's is a second): each of many small answers, on connections served at once,
+    comes in well under it."""
+    app, body = _sized_app(64 * 1024)
+    slowest = []
+    with serving(app) as url:
+
+        def client():
+            with httpx.Client(base_url=url) as http:
+                worst = 0.0
+                for _ in range(25):
+                    started = time.monotonic()
+                    assert http.get("/").content == body
+                    worst = max(worst, time.monotonic() - started)
+                slowest.append(worst)
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(timeout=60)
+    assert len(slowest) == 8
+    assert max(slowest) < 0.9, slowest
