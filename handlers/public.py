@@ -1,20 +1,26 @@
-"""Operations tagged `Public`: the status page, incident pages, the embed, badges, feeds."""
+"""Operations tagged `Public`: the status page, incident pages, the embed, badges, feeds.
+
+Every answer that shows data is kept and tagged by kener_api.public_cache.
+"""
 
 from connexion import request
 
 import storage
 from kener_api import badges, feeds, pages
-from storage.status import DAY, HISTORY_DAYS
+from kener_api.public_cache import cached
+from storage.status import DAY, HISTORY_DAYS, MINUTE
 
 FEED_DAYS = 90
 MAX_INCIDENT_NUMBER = 2**63 - 1  # the largest a database key holds
 
 
+@cached()
 def get_status_page():
     """The status page."""
     return pages.current().status(storage.status_overview())
 
 
+@cached()
 def get_incident_page(number: str):
     """One incident's page."""
     # Only decimal digits within the numbers' range name an incident; anything else is the
@@ -24,6 +30,7 @@ def get_incident_page(number: str):
     return pages.current().incident(storage.incident_with_comments(int(number)))
 
 
+@cached()
 def get_monitor_embed(tag: str, theme: str = "light", bgc: str | None = None):
     """One monitor's row, to embed."""
     monitor = storage.catalog.shown_monitor(tag)
@@ -31,6 +38,7 @@ def get_monitor_embed(tag: str, theme: str = "light", bgc: str | None = None):
     return pages.current().embed(entry, theme, bgc)
 
 
+@cached()
 def get_status_badge(
     tag: str,
     label: str | None = None,
@@ -51,6 +59,13 @@ def get_status_badge(
     )
 
 
+def _window_start(now: int, since_last: int, **_) -> int:
+    # The first minute the window counts: a window that is no whole number of minutes gains
+    # or loses a point within a minute of the clock.
+    return -(-(now - since_last) // MINUTE)
+
+
+@cached(varies=_window_start)
 def get_uptime_badge(
     tag: str,
     since_last: int = HISTORY_DAYS * DAY,
@@ -79,6 +94,7 @@ def get_uptime_badge(
     )
 
 
+@cached()
 def get_dot_badge(tag: str, animate: str | None = None):
     """A dot in the current status's colour."""
     status, name = _status_of(tag)
@@ -86,11 +102,19 @@ def get_dot_badge(tag: str, animate: str | None = None):
     return badges.svg_response(badges.dot(status, label, ping=animate == "ping"))
 
 
+def _feed_base_url() -> str:
+    site = pages.current().site
+    # Without a configured public address, links name the host the reader asked.
+    return (site.site_url or str(request.base_url)).rstrip("/")
+
+
+@cached(varies=lambda now: _feed_base_url())
 def get_rss_feed():
     """Recent incidents, RSS 2.0."""
     return feeds.rss(*_feed_content())
 
 
+@cached(varies=lambda now: _feed_base_url())
 def get_atom_feed():
     """Recent incidents, Atom."""
     return feeds.atom(*_feed_content())
@@ -116,8 +140,10 @@ def _status_of(tag: str) -> tuple[str, str]:
 
 
 def _feed_content():
-    site = pages.current().site
-    # Without a configured public address, links name the host the reader asked.
-    base_url = (site.site_url or str(request.base_url)).rstrip("/")
     now = storage.catalog.now()
-    return site, base_url, storage.incidents_created_since(now - FEED_DAYS * DAY), now
+    return (
+        pages.current().site,
+        _feed_base_url(),
+        storage.incidents_created_since(now - FEED_DAYS * DAY),
+        now,
+    )

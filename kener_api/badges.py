@@ -40,7 +40,9 @@ NAMED_COLOURS = {
     "informational": "#007ec6",
     "inactive": "#9f9f9f",
 }
-CACHE_CONTROL = "public, max-age=60"
+# Kept by anyone, but asked again before each use: a write shows on the next request, and the
+# question costs a 304 when nothing changed (kener_api.public_cache).
+CACHE_CONTROL = "public, no-cache"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from feedgen.feed import FeedGenerator
 from kener_api.pages import ENVIRONMENT, xml_text
 from kener_api.site import Site
 
-CACHE_CONTROL = "public, max-age=60"
+# Kept by anyone, but asked again before each use: a write shows on the next request, and the
+# question costs a 304 when nothing changed (kener_api.public_cache).
+CACHE_CONTROL = "public, no-cache"
 RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
 
@@ -25,7 +27,9 @@ def _feed(site: Site, base_url: str, incidents, now: int, self_path: str) -> Fee
     feed.link(href=f"{base_url}/", rel="alternate")
     feed.link(href=f"{base_url}{self_path}", rel="self")
     feed.language("en")
-    newest = now
+    # Without incidents the feed is as new as the minute, which is what its answer is kept for
+    # (kener_api.public_cache): every server process then writes the same feed.
+    newest = now - now % 60
     if incidents:
         newest = max(_updated(incident) for incident in incidents)
     feed.updated(_moment(newest))

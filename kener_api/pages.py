@@ -5,11 +5,11 @@ Every template is autoescaped; the one way text from the database becomes markup
 https, mailto and relative links.
 """
 
+import base64
 import datetime
 import functools
 import hashlib
 import re
-import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -150,16 +150,11 @@ class Pages:
         self, entry: storage.MonitorOverview, theme: str, background: str | None
     ) -> ConnexionResponse:
         # The background is a validated hex colour (openapi.yaml); it reaches the page in a
-        # <style> element that the policy allows by its nonce.
-        nonce = secrets.token_urlsafe(16) if background else None
-        return self._page(
-            "embed.html",
-            frameable=True,
-            nonce=nonce,
-            entry=entry,
-            theme=theme,
-            background=("#" + background.lstrip("#")) if background else None,
-        )
+        # <style> element that the policy allows by the hash of its text. (A nonce would be new
+        # in every answer; with the hash the same colour gives the same page, which can be kept
+        # and tagged: kener_api.public_cache.)
+        style = f"body.embed {{ background: #{background.lstrip('#')}; }}" if background else None
+        return self._page("embed.html", frameable=True, style=style, entry=entry, theme=theme)
 
     def not_found(self, what: str) -> ConnexionResponse:
         return self._page("not_found.html", status=404, what=what)
@@ -169,18 +164,18 @@ class Pages:
         template: str,
         status: int = 200,
         frameable: bool = False,
-        nonce: str | None = None,
+        style: str | None = None,
         **context,
     ) -> ConnexionResponse:
         body = ENVIRONMENT.get_template(template).render(
-            site=self.site, nonce=nonce, now=storage.catalog.now(), **context
+            site=self.site, style=style, now=storage.catalog.now(), **context
         )
         return ConnexionResponse(
             status_code=status,
             body=body.encode(),
             content_type="text/html; charset=utf-8",
             mimetype="text/html",
-            headers=html_headers(frameable=frameable, nonce=nonce),
+            headers=html_headers(frameable=frameable, style=style),
         )
 
 
@@ -197,10 +192,13 @@ def current() -> Pages:
     return _current
 
 
-def html_headers(frameable: bool = False, nonce: str | None = None) -> dict[str, str]:
-    """The headers of every HTML answer: only this server's own stylesheet and images, no
-    script, framing only where `frameable`."""
-    styles = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
+def html_headers(frameable: bool = False, style: str | None = None) -> dict[str, str]:
+    """The headers of every HTML answer: only this server's own stylesheet and images, and the
+    one `<style>` element whose text is `style`, no script, framing only where `frameable`."""
+    styles = "'self'"
+    if style:
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode("ascii")
+        styles += f" 'sha256-{digest}'"
     ancestors = "*" if frameable else "'none'"
     policy = (
         f"default-src 'none'; style-src {styles}; img-src 'self' data:; base-uri 'none'; "

@@ -21,7 +21,14 @@ from storage.incidents import (
     search_incidents,
     update_incident_status,
 )
-from storage.overview import MonitorOverview, Overview, monitor_overview, status_overview, worst
+from storage.overview import (
+    MonitorOverview,
+    Overview,
+    data_version,
+    monitor_overview,
+    status_overview,
+    worst,
+)
 from storage.status import (
     MonitorState,
     current_state,
@@ -38,6 +45,7 @@ __all__ = [
     "NotShown",
     "Overview",
     "daily_history",
+    "data_version",
     "incident_with_comments",
     "incidents_created_since",
     "latest_status",

@@ -3,6 +3,7 @@
 import concurrent.futures
 import contextlib
 import functools
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -11,9 +12,17 @@ from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDa
 from playhouse import db_url
 from playhouse.migrate import SchemaMigrator
 
-from storage import rollup
+from storage import rollup, versioning
 from storage.errors import TooCostly
-from storage.models import TABLES, ApiKey, DaySummary, HistoryVersion, SchemaVersion, database
+from storage.models import (
+    TABLES,
+    ApiKey,
+    DataVersion,
+    DaySummary,
+    HistoryVersion,
+    SchemaVersion,
+    database,
+)
 
 SQLITE_PRAGMAS = {
     # WAL lets readers run beside the one writer; FULL makes a commit durable once
@@ -32,11 +41,17 @@ MIGRATIONS: list[Callable[[SchemaMigrator], None]] = [
     lambda migrator: database.create_tables([ApiKey]),
     # 2 -> 3: per-day summaries of the points, built from those stored, kept by triggers.
     lambda migrator: (database.create_tables([DaySummary, HistoryVersion]), rollup.install()),
+    # 3 -> 4: the data version, counted up by triggers on every change public answers show.
+    lambda migrator: (database.create_tables([DataVersion]), versioning.install()),
 ]
+
+_openings = itertools.count(1)
+_opening = 0
 
 
 def open_database(url: str) -> None:
     """Point the models at the database named by `url` and bring its schema up to date."""
+    global _opening
     if url.startswith("sqlite"):
         _owner_only(url)
         db = db_url.connect(
@@ -57,6 +72,14 @@ def open_database(url: str) -> None:
         )
     database.initialize(db)
     migrate_schema()
+    _opening = next(_openings)
+
+
+def opening() -> int:
+    """Which of the databases this process opened is the current one: what is kept in memory
+    from one (storage.overview.data_version) must never pass for another's, whose counters
+    may well be equal (the tests open hundreds)."""
+    return _opening
 
 
 def _owner_only(url: str) -> None:
@@ -113,6 +136,7 @@ def migrate_schema(migrations: list[Callable[[SchemaMigrator], None]] = MIGRATIO
         if not SchemaVersion.table_exists():
             database.create_tables(TABLES)
             rollup.install()
+            versioning.install()
             SchemaVersion.create(version=newest)
             return newest
         row = SchemaVersion.get()

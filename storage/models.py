@@ -149,6 +149,20 @@ class HistoryVersion(BaseModel):
         primary_key = False
 
 
+class DataVersion(BaseModel):
+    """Counters whose sum goes up, by the triggers of storage.versioning, in the transaction of
+    every change to what the public answers show (points, incidents, their tags, comments):
+    what readers compare to know whether an answer built from the data is still right. One
+    row on SQLite; on PostgreSQL one per slot, so that concurrent writers rarely update the
+    same row."""
+
+    slot = IntegerField(primary_key=True)
+    n = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "data_version"
+
+
 TABLES = [
     SchemaVersion,
     DataPoint,
@@ -158,4 +172,5 @@ TABLES = [
     ApiKey,
     DaySummary,
     HistoryVersion,
+    DataVersion,
 ]

@@ -4,7 +4,7 @@ daily history, and the incidents to list."""
 from dataclasses import dataclass
 
 from storage.catalog import Monitor, catalog
-from storage.database import reads
+from storage.database import Statement, opening, reads
 from storage.history import Counts, Day, daily_history
 from storage.incidents import open_incidents, resolved_incidents
 from storage.models import Incident
@@ -45,6 +45,19 @@ class Overview:
 def worst(statuses) -> str:
     present = set(statuses)
     return next((status for status in SEVERITY if status in present), "NO_DATA")
+
+
+@reads
+def data_version() -> tuple[int, int]:
+    """A value that changes with every committed change to what the public answers show
+    (points, incidents, their tags and comments), by any writer (storage.versioning), and
+    with the database opened. Read it before the data: an answer built from data that changed
+    in between is then kept under the older value, and built again on the next request."""
+    (count,) = _DATA_VERSION.execute().fetchone()
+    return opening(), count or 0
+
+
+_DATA_VERSION = Statement("SELECT CAST(SUM(n) AS BIGINT) FROM data_version")
 
 
 @reads
