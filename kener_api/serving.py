@@ -10,7 +10,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer, create_server
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import (
     BadRequest,
     Error,
@@ -111,6 +111,31 @@ class JSONErrorTask(ErrorTask):
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
+
+
+class KeepAliveTask(WSGITask):
+    """waitress's task, keeping an HTTP/1.1 connection open after an answer that has no body
+    (304 Not Modified, 204). waitress closed it for want of a Content-Length, which such an
+    answer must not carry and does not need (RFC 9112 section 6.3: it ends with its headers):
+    every revalidation of a page or badge cost the client a new connection."""
+
+    _bodiless = False
+
+    def build_response_header(self):
+        if self.has_body or self.version != "1.1":
+            return super().build_response_header()
+        self._bodiless = True
+        try:
+            return super().build_response_header()
+        finally:
+            self._bodiless = False
+
+    def set_close_on_finish(self) -> None:
+        # During build_response_header of a bodiless answer, waitress asks to close only for
+        # the missing Content-Length; a client's `Connection: close` still closes.
+        if self._bodiless and self.request.headers.get("CONNECTION", "").lower() != "close":
+            return
+        super().set_close_on_finish()
 
 
 class RequestParser(HTTPRequestParser):
@@ -220,6 +245,7 @@ class JSONErrorChannel(HTTPChannel):
     `RequestParser`, and does not let a slow client hold it: see `EdgePolicy`."""
 
     error_task_class = JSONErrorTask
+    task_class = KeepAliveTask
     parser_class = RequestParser
 
     def __init__(self, server, sock, addr, adj, map=None) -> None:

@@ -321,3 +321,48 @@ def test_no_answer_waits_for_the_serving_loops_timeout():
             thread.join(timeout=60)
     assert len(slowest) == 8
     assert max(slowest) < 0.9, slowest
+
+
+def _bodiless_app(status: int):
+    async def app(scope, receive, send):
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"etag", b'"x"')]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def _exchange(sock, head: bytes) -> bytes:
+    sock.sendall(head)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        data = sock.recv(4096)
+        if not data:
+            break
+        answer += data
+    return answer
+
+
+@pytest.mark.parametrize("status", [304, 204])
+def test_an_answer_without_a_body_keeps_the_connection(status):
+    """kener_api.serving.KeepAliveTask: a 304 (or 204) ends with its headers; the connection
+    stays open for the next request, unless the client asked to close it."""
+    with serving(_bodiless_app(status)) as url:
+        target = urlsplit(url)
+        with socket.create_connection((target.hostname, target.port), timeout=5) as sock:
+            for _ in range(3):
+                answer = _exchange(
+                    sock, f"GET / HTTP/1.1\r\nHost: {target.netloc}\r\n\r\n".encode()
+                )
+                assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer
+                assert b"connection: close" not in answer.lower()
+                assert b"content-length" not in answer.lower()
+                assert b"transfer-encoding" not in answer.lower()
+            closing = f"GET / HTTP/1.1\r\nHost: {target.netloc}\r\nConnection: close\r\n\r\n"
+            answer = _exchange(sock, closing.encode())
+            assert b"connection: close" in answer.lower()
+            assert sock.recv(4096) == b""  # and closed
+        with socket.create_connection((target.hostname, target.port), timeout=5) as sock:
+            answer = _exchange(sock, f"GET / HTTP/1.0\r\nHost: {target.netloc}\r\n\r\n".encode())
+            assert sock.recv(4096) == b""  # HTTP/1.0 without keep-alive: closed, as before
