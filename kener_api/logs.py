@@ -34,3 +34,7 @@ def configure(log_format: str = "text", level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level), handlers=[handler], force=True)
     # waitress warns "Task queue depth is N" on nearly every request under load.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # Connexion says at INFO, for every page, badge and feed, that no validator is registered
+    # for HTML, SVG or XML answers (by design: only JSON has a schema): a second line per
+    # public request, and its cost. Its warnings and errors still show.
+    logging.getLogger("connexion.middleware.validation").setLevel(logging.WARNING)

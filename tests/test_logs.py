@@ -12,8 +12,9 @@ from tests.conftest import TOKEN
 from tests.test_config import free_port, start_cli, wait_until_serving
 
 
-def serve_and_stop(tmp_path, env: dict) -> list[str]:
-    """Start `kener-api serve`, call /healthz and /api/status, stop it; its output lines."""
+def serve_and_stop(tmp_path, env: dict, paths=("/",)) -> list[str]:
+    """Start `kener-api serve`, call /healthz, /api/status and `paths`, stop it; its output
+    lines."""
     port = free_port()
     process = start_cli(
         "serve", "--port", str(port), "--data-dir", str(tmp_path), env={"API_TOKEN": TOKEN, **env}
@@ -23,6 +24,8 @@ def serve_and_stop(tmp_path, env: dict) -> list[str]:
         wait_until_serving(url, process)
         httpx.get(f"{url}/healthz", timeout=10)
         httpx.get(f"{url}/api/status", params={"tag": "earth"}, timeout=10)
+        for path in paths:
+            httpx.get(f"{url}{path}", timeout=10)
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
@@ -40,6 +43,18 @@ def test_json_logs_are_one_object_per_line_from_every_logger(tmp_path):
     paths = [entry["path"] for entry in access]
     assert "/api/status" in paths and "/healthz" not in paths  # probes are DEBUG only
     assert TOKEN not in "\n".join(lines)
+
+
+def test_a_public_answer_is_one_line_of_the_log(tmp_path):
+    """Pages, badges and feeds are logged once, by the access log: not also by Connexion,
+    saying their HTML, SVG or XML has no schema to validate."""
+    public = ("/", "/badge/earth/status", "/rss.xml")
+    lines = serve_and_stop(tmp_path, {}, paths=public)
+    assert not [line for line in lines if "connexion" in line], lines
+    access = [line for line in lines if " INFO kener_api.access: " in line]
+    assert [path for path in public if any(f'"path":"{path}"' in line for line in access)] == list(
+        public
+    )
 
 
 def test_debug_level_logs_the_probes_too_and_text_is_the_default(tmp_path):
