@@ -218,6 +218,30 @@ def anonymous(live_server):
 SERVE_STARTUP_SECONDS = 30
 
 
+@contextlib.contextmanager
+def serve_processes(database_url: str, tmp_path, count: int = 2, headers: dict | None = None):
+    """`count` `kener-api serve` processes on one database, each with an httpx client (sending
+    `headers`); yield the clients. Every process is stopped afterwards."""
+    started = []
+    try:
+        for i in range(count):
+            started.append(
+                start_serve_process(
+                    database_url, tmp_path / f"instance-{i}", tmp_path / f"instance-{i}.log"
+                )
+            )
+        clients = [httpx.Client(base_url=url, headers=headers, timeout=30) for _, url in started]
+        try:
+            yield clients
+        finally:
+            for client in clients:
+                client.close()
+    finally:
+        for process, _ in started:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def start_serve_process(database_url: str, data_dir, log_path) -> tuple[subprocess.Popen, str]:
     """`kener-api serve` in a process of its own on a free port, on `database_url`, logging to
     `log_path`; answer the process and its URL once it serves."""

@@ -17,7 +17,7 @@ import storage
 from kener_api import public_cache
 from storage.models import SchemaVersion, database
 from tests.api_setup import comment, create_incident, push, resolve
-from tests.conftest import TOKEN, start_serve_process
+from tests.conftest import TOKEN, serve_processes
 
 DAY = 86_400
 CACHED_PATHS = [
@@ -181,22 +181,8 @@ def test_writes_interleaved_with_reads_are_never_missed(api, live_server, clock)
 
 @pytest.fixture
 def two_processes(database_url, tmp_path):
-    started = []
-    try:
-        for i in range(2):
-            started.append(
-                start_serve_process(
-                    database_url, tmp_path / f"data-{i}", tmp_path / f"serve-{i}.log"
-                )
-            )
-        clients = [httpx.Client(base_url=url, timeout=30) for _, url in started]
+    with serve_processes(database_url, tmp_path) as clients:
         yield clients
-        for client in clients:
-            client.close()
-    finally:
-        for process, _ in started:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 # What a load balancer in front of both processes passes on: the feeds' links name it.

@@ -9,30 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import TOKEN, start_serve_process
+from tests.conftest import TOKEN, serve_processes
 
 
 @pytest.fixture
 def two_servers(database_url, tmp_path):
-    processes = []
-    try:
-        for i in range(2):
-            data_dir = tmp_path / f"instance-{i}"
-            process, url = start_serve_process(
-                database_url, data_dir, tmp_path / f"instance-{i}.log"
-            )
-            processes.append((process, url))
-        clients = [
-            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
-            for _, url in processes
-        ]
+    with serve_processes(
+        database_url, tmp_path, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as clients:
         yield clients
-        for client in clients:
-            client.close()
-    finally:
-        for process, _ in processes:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _each_on_alternate_servers(clients, count: int, request) -> list[httpx.Response]:
