@@ -7,6 +7,8 @@ import jinja2
 from connexion.lifecycle import ConnexionResponse
 from swagger_ui_bundle import swagger_ui_path
 
+from kener_api import pages
+
 HERE = Path(__file__).resolve().parent / "docs"
 FILES = {  # the names the contract lists -> the file served
     "swagger-ui.css": Path(swagger_ui_path) / "swagger-ui.css",
@@ -44,10 +46,4 @@ def page(title: str) -> ConnexionResponse:
 
 def file(name: str) -> ConnexionResponse:
     path = FILES[name]
-    return ConnexionResponse(
-        status_code=200,
-        body=path.read_bytes(),
-        content_type=TYPES[path.suffix],
-        mimetype=TYPES[path.suffix].split(";")[0],
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    return pages.static_file(path, TYPES[path.suffix])

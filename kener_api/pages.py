@@ -218,10 +218,16 @@ def html_headers(frameable: bool = False, style: str | None = None) -> dict[str,
 def asset(name: str) -> ConnexionResponse:
     """One of the files in kener_api/assets (the contract lists their names)."""
     path = ASSETS / name
+    return static_file(path, ASSET_TYPES[path.suffix])
+
+
+def static_file(path: Path, content_type: str) -> ConnexionResponse:
+    """A file shipped with the server (stylesheet, icon, Swagger UI's files), kept by browsers
+    for an hour."""
     return ConnexionResponse(
         status_code=200,
         body=path.read_bytes(),
-        content_type=ASSET_TYPES[path.suffix],
-        mimetype=ASSET_TYPES[path.suffix].split(";")[0],
+        content_type=content_type,
+        mimetype=content_type.split(";")[0],
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
