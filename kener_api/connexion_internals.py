@@ -63,7 +63,7 @@ from kener_api import compiled_schemas, request_reading
 Handler = t.Callable[..., t.Any]
 
 
-class _CachedNamesParameterDecorator(AsyncParameterDecorator):
+class _PreparedParameterDecorator(AsyncParameterDecorator):
     """Connexion's parameter decorator, remembering each parameter name's Python form: it was
     recomputed with several regular expressions for every parameter of every request. The
     cache is bounded because query parameter names come from the client.
@@ -115,7 +115,7 @@ class _InlineDecorator(StarletteDecorator):
 
     @property
     def _parameter_decorator_cls(self) -> type[AsyncParameterDecorator]:
-        return _CachedNamesParameterDecorator
+        return _PreparedParameterDecorator
 
     @property
     def _sync_async_decorator(self) -> t.Callable[[Handler], Handler]:

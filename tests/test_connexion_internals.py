@@ -51,7 +51,7 @@ FINGERPRINTS = {
     # _InlineDecorator replaces two of its properties; the rest of the chain is Connexion's.
     "StarletteDecorator": (StarletteDecorator, "28feb6de2ec41799"),
     "BaseDecorator.decorate": (BaseDecorator.decorate, "ecc6529a18274fda"),
-    # _CachedNamesParameterDecorator wraps the `sanitize_fn` set here, and redoes the wrapper
+    # _PreparedParameterDecorator wraps the `sanitize_fn` set here, and redoes the wrapper
     # of __call__ less the body and files steps that cannot change the arguments here.
     "BaseParameterDecorator.__init__": (BaseParameterDecorator.__init__, "a2ab5462f60aa23a"),
     "AsyncParameterDecorator.__call__": (AsyncParameterDecorator.__call__, "c3223e31eb92742e"),
@@ -100,7 +100,7 @@ FINGERPRINTS = {
 # Names a subclass adds (none of Connexion's own).
 ADDED = {
     "PreparedOperation": {"from_operation"},
-    "_CachedNamesParameterDecorator": {"BODY_NAME"},
+    "_PreparedParameterDecorator": {"BODY_NAME"},
     "StrictJSONBodyValidator": set(),
     "TagModuleResolver": set(),
 }
@@ -180,7 +180,7 @@ def test_what_is_relied_on_is_what_it_was_written_against(name):
 
 
 def test_every_body_is_named_body():
-    """What _CachedNamesParameterDecorator decides when a handler is decorated: Connexion
+    """What _PreparedParameterDecorator decides when a handler is decorated: Connexion
     would name the body of an operation with `x-body-name` otherwise."""
     import yaml
 
@@ -188,7 +188,7 @@ def test_every_body_is_named_body():
 
     spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
     assert "x-body-name" not in json.dumps(spec)
-    assert connexion_internals._CachedNamesParameterDecorator.BODY_NAME == "body"
+    assert connexion_internals._PreparedParameterDecorator.BODY_NAME == "body"
 
 
 def test_the_replaced_middlewares_are_still_connexions_defaults():
